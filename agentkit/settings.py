@@ -1,0 +1,143 @@
+"""One Settings object for the whole library, with named presets.
+
+Precedence (highest first): explicit keyword arguments, ``AGENTKIT_*`` environment variables,
+a settings file (TOML or JSON, via ``Settings.load(path)`` or ``AGENTKIT_SETTINGS_FILE``),
+the named preset, the defaults below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agentkit.errors import SettingsError
+
+Strategy = Literal["closed_book", "naive", "grounded", "react", "reflexion"]
+RerankerName = Literal["none", "embedding", "llm"]
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("AGENTKIT_HOME", Path.home() / ".cache" / "agentkit"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AGENTKIT_", extra="forbid", validate_assignment=True)
+
+    preset: str = "default"
+    home: Path = Field(default_factory=default_home, description="cache dir for assembled model files")
+
+    # models: a registry name (see `agentkit models`) or a path to a local GGUF / sentence-transformers folder
+    generator: str = "qwen2.5-1.5b"
+    embedder: str = "minilm"
+    n_ctx: int = 4096
+    n_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    generator_url: str | None = Field(None, description="OpenAI-compatible server base URL; replaces the local generator")
+    generator_api_key: str | None = None
+
+    # ingest
+    chunk_size: int = Field(1000, ge=100, description="max characters per chunk")
+    chunk_overlap: int = Field(1, ge=0, description="sentences of overlap between consecutive chunks")
+    max_file_bytes: int = 50_000_000
+
+    # index
+    ann_threshold: int = Field(50_000, description="above this many chunks the dense index becomes HNSW")
+
+    # retrieval
+    k_dense: int = 50
+    k_sparse: int = 50
+    rrf_k: int = 60
+    top_k: int = 10
+    reranker: RerankerName = "embedding"
+    rerank_top_n: int = Field(20, description="how many fused candidates the reranker sees")
+
+    # grounded answering
+    evidence_k: int = Field(5, description="passages shown to the generator")
+    max_evidence_chars: int = Field(700, description="characters per passage shown to the generator")
+    max_answer_sentences: int = 3
+    max_sentence_chars: int = 300
+    max_answer_tokens: int = 256
+    abstain_threshold: float = Field(0.2, description="abstain before generation when best rerank score is below")
+    entailment_threshold: float = Field(0.5, description="min P(entailed) for a sentence to be emitted")
+    verify: bool = True
+    regenerate_unsupported: int = Field(1, ge=0, le=3)
+    detect_conflicts: bool = True
+    conflict_max_docs: int = 6
+    max_question_chars: int = 2000
+    confidence_weights: tuple[float, float, float, float] = Field(
+        (-3.0, 2.0, 3.0, 1.0), description="logistic weights: bias, relevance, support, agreement (fitted on dev data)")
+
+    # agent loops
+    strategy: Strategy = "grounded"
+    max_steps: int = Field(6, ge=1, le=50)
+    max_reflections: int = Field(2, ge=0, le=10)
+
+    @classmethod
+    def preset_names(cls) -> list[str]:
+        return sorted(PRESETS)
+
+    @classmethod
+    def from_preset(cls, name: str = "default", **overrides: Any) -> "Settings":
+        if name not in PRESETS:
+            raise SettingsError(f"unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}")
+        values = dict(PRESETS[name])
+        file = os.environ.get("AGENTKIT_SETTINGS_FILE")
+        if file:
+            values.update(_read_settings_file(Path(file)))
+        values.update(overrides)
+        values["preset"] = name
+        # env vars beat preset and file values: drop those keys so pydantic-settings reads them from env
+        for key in list(values):
+            if f"AGENTKIT_{key.upper()}" in os.environ and key not in overrides:
+                values.pop(key)
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path: str | Path, **overrides: Any) -> "Settings":
+        values = _read_settings_file(Path(path))
+        preset = values.pop("preset", "default")
+        values.update(overrides)
+        return cls.from_preset(preset, **values)
+
+
+def _read_settings_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc}") from exc
+    try:
+        if path.suffix == ".json":
+            data = json.loads(raw)
+        else:
+            data = tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"settings file {path} is not valid {path.suffix or 'TOML'}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"settings file {path} must hold a table/object")
+    return data
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # 0.5B generator, embedding rerank, no LLM verification: a few seconds per question
+    "fast": {
+        "generator": "qwen2.5-0.5b",
+        "reranker": "embedding",
+        "evidence_k": 4,
+        "verify": False,
+        "detect_conflicts": False,
+        "regenerate_unsupported": 0,
+    },
+    "default": {},
+    # more evidence, LLM reranking, reflexion loop
+    "quality": {
+        "reranker": "llm",
+        "evidence_k": 6,
+        "rerank_top_n": 30,
+        "strategy": "reflexion",
+    },
+}

@@ -60,8 +60,8 @@ class Settings(BaseSettings):
     evidence_k: int = Field(5, description="passages shown to the generator")
     max_evidence_chars: int = Field(700, description="characters per passage shown to the generator")
     max_answer_sentences: int = 3
-    max_sentence_chars: int = 300
-    max_answer_tokens: int = 256
+    max_sentence_chars: int = 240
+    max_answer_tokens: int = 320
     abstain_threshold: float = Field(0.2, description="abstain before generation when best rerank score is below")
     entailment_threshold: float = Field(0.5, description="min P(entailed) for a sentence to be emitted")
     verify: bool = True

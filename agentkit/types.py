@@ -158,6 +158,7 @@ class Answer(BaseModel):
     confidence: float = Field(0.0, ge=0.0, le=1.0)
     abstain_reason: AbstainReason | None = None
     conflicts: list[ConflictCandidate] = Field(default_factory=list)
+    note: str = Field("", description="how disagreeing sources were handled, when they were")
     strategy: str = "grounded"
     trace: list[TraceStep] = Field(default_factory=list)
 

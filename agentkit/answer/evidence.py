@@ -1,0 +1,167 @@
+"""Evidence shown to the generator: numbered sentences grouped by passage, mapped back to document spans.
+
+The model only ever sees ids from this set, and the grammar only admits these ids, so every citation
+resolves to a verbatim span (``Document.text[start:end] == quote``) by construction.
+"""
+
+from __future__ import annotations
+
+import re
+import numpy as np
+from pydantic import BaseModel, Field
+
+from agentkit.ingest import split_sentences
+from agentkit.types import Citation, ScoredPassage
+
+# Characters that could let document text close or forge the <passage> wrapper the prompt uses.
+_DATA_ESCAPES = str.maketrans({"<": "‹", ">": "›"})
+
+
+class EvidenceSentence(BaseModel):
+    id: str
+    passage_index: int
+    doc_id: str
+    chunk_id: str
+    source: str
+    title: str
+    start: int  # offset in Document.text
+    end: int
+    text: str
+
+    def citation(self) -> Citation:
+        return Citation(doc_id=self.doc_id, chunk_id=self.chunk_id, source=self.source, title=self.title,
+                        start=self.start, end=self.end, quote=self.text)
+
+
+class EvidenceSet(BaseModel):
+    """Pydantic so it checkpoints with the graph state."""
+
+    passages: list[ScoredPassage]
+    sentences: list[EvidenceSentence] = Field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return [s.id for s in self.sentences]
+
+    def by_id(self, sid: str) -> EvidenceSentence | None:
+        for s in self.sentences:
+            if s.id == sid:
+                return s
+        return None
+
+    def doc_ids(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for s in self.sentences:
+            seen.setdefault(s.doc_id)
+        return list(seen)
+
+    def for_doc(self, doc_id: str) -> "EvidenceSet":
+        return EvidenceSet(passages=self.passages, sentences=[s for s in self.sentences if s.doc_id == doc_id])
+
+    def render(self, with_metadata: bool = True) -> str:
+        """Passages as quoted data blocks; sentence ids in brackets. Document text cannot forge the tags."""
+        blocks: list[str] = []
+        current: int | None = None
+        lines: list[str] = []
+        for s in self.sentences:
+            if s.passage_index != current:
+                if lines:
+                    blocks.append("\n".join(lines) + "\n</passage>")
+                current = s.passage_index
+                lines = [self._header(self.passages[s.passage_index], with_metadata)]
+            lines.append(f"[{s.id}] {_as_data(s.text)}")
+        if lines:
+            blocks.append("\n".join(lines) + "\n</passage>")
+        return "\n".join(blocks)
+
+    @staticmethod
+    def _header(p: ScoredPassage, with_metadata: bool) -> str:
+        attrs = [f'title="{_as_data(p.title or p.doc_id)}"']
+        if with_metadata:
+            for key in ("date", "authority"):
+                value = p.metadata.get(key)
+                if value:
+                    attrs.append(f'{key}="{_as_data(str(value))}"')
+        return "<passage " + " ".join(attrs) + ">"
+
+
+def _as_data(text: str) -> str:
+    return re.sub(r"\s+", " ", text.translate(_DATA_ESCAPES)).strip()
+
+
+def build_evidence(
+    question: str,
+    passages: list[ScoredPassage],
+    *,
+    embed=None,
+    max_sentences: int = 14,
+    max_chars: int = 2200,
+    min_per_passage: int = 2,
+) -> EvidenceSet:
+    """Pick the sentences worth prefilling: the CPU pays for every prompt token.
+
+    Every passage keeps its ``min_per_passage`` best sentences (multi-hop questions need the bridge
+    sentence of each document); remaining budget goes to the best-scoring sentences overall. Sentences
+    are shown in document order within their passage so pronouns still read naturally.
+    """
+    candidates: list[tuple[int, int, int, str]] = []  # (passage_index, start, end, text) with doc offsets
+    for pi, p in enumerate(passages):
+        base = p.chunk.start
+        for s, e in split_sentences(p.chunk.text):
+            text = p.chunk.text[s:e]
+            if len(text) < 3:
+                continue
+            candidates.append((pi, base + s, base + e, text))
+    if not candidates:
+        return EvidenceSet(passages=passages)
+
+    scores = _sentence_scores(question, [c[3] for c in candidates], embed)
+    # Favour sentences from better-ranked passages a little, so ties go to the stronger evidence.
+    scores = scores - 0.02 * np.array([c[0] for c in candidates], dtype=np.float32)
+
+    chosen: set[int] = set()
+    budget = max_chars
+    order = np.argsort(-scores)
+    for pi in range(len(passages)):
+        picked = 0
+        for idx in order:
+            if candidates[idx][0] == pi and picked < min_per_passage and len(chosen) < max_sentences:
+                if len(candidates[idx][3]) <= budget or not chosen:
+                    chosen.add(int(idx))
+                    budget -= len(candidates[idx][3])
+                    picked += 1
+    for idx in order:
+        if len(chosen) >= max_sentences or budget <= 0:
+            break
+        if int(idx) not in chosen and len(candidates[idx][3]) <= budget:
+            chosen.add(int(idx))
+            budget -= len(candidates[idx][3])
+
+    selected = sorted(chosen, key=lambda i: (candidates[i][0], candidates[i][1]))
+    sentences = []
+    for n, idx in enumerate(selected, start=1):
+        pi, start, end, text = candidates[idx]
+        p = passages[pi]
+        sentences.append(EvidenceSentence(id=str(n), passage_index=pi, doc_id=p.chunk.doc_id, chunk_id=p.chunk.id,
+                                          source=p.source, title=p.title, start=start, end=end, text=text))
+    return EvidenceSet(passages=passages, sentences=sentences)
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset("a an the of in on at to for by with and or is are was were be been what which who whom whose "
+                  "when where why how did does do from as that this it its".split())
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def _sentence_scores(question: str, sentences: list[str], embed) -> np.ndarray:
+    """Embedding cosine when an embedder is given, plus lexical overlap (catches names and numbers)."""
+    q_words = content_words(question)
+    lexical = np.array([len(q_words & content_words(s)) / (len(q_words) or 1) for s in sentences], dtype=np.float32)
+    if embed is None:
+        return lexical
+    vecs = embed.encode([question] + sentences)
+    cos = vecs[1:] @ vecs[0]
+    return cos.astype(np.float32) + 0.5 * lexical

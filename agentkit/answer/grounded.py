@@ -1,0 +1,259 @@
+"""Grounded answering stages: retrieve, rerank, build evidence, generate (constrained), verify, resolve
+conflicts, finalize. Each stage is a plain function over typed values; the LangGraph graph in
+``agentkit.graph`` wires them together and owns the loops.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pydantic import BaseModel, Field
+
+from agentkit.answer.conflicts import ConflictDecision, cluster_answers, decide, extract_per_document, normalize_answer
+from agentkit.answer.evidence import EvidenceSet, build_evidence, content_words
+from agentkit.answer.prompts import INSUFFICIENT, answer_messages, answer_schema
+from agentkit.errors import GenerationError, InvalidQuestionError
+from agentkit.settings import Settings
+from agentkit.types import Answer, AnswerSentence, AnswerStatus, Citation, ScoredPassage, TraceStep
+
+
+def validate_question(question: str, settings: Settings) -> str:
+    if not isinstance(question, str):
+        raise InvalidQuestionError("the question must be a string")
+    q = " ".join(question.split())
+    if not q:
+        raise InvalidQuestionError("the question is empty")
+    if len(q) > settings.max_question_chars:
+        raise InvalidQuestionError(
+            f"the question has {len(q)} characters; the limit is {settings.max_question_chars} "
+            "(set AGENTKIT_MAX_QUESTION_CHARS to change it)")
+    return q
+
+
+def relevance(p: ScoredPassage) -> float:
+    """The score abstention thresholds apply to: the reranker's if it ran, else dense cosine."""
+    return float(p.scores.get("rerank", p.scores.get("dense", 0.0)))
+
+
+def merge_results(results: list[list[ScoredPassage]], k: int) -> list[ScoredPassage]:
+    """Results from several corpora: their fused RRF scores share one scale, so sort and cut."""
+    merged = [p for r in results for p in r]
+    merged.sort(key=lambda p: -p.score)
+    return merged[:k]
+
+
+class Draft(BaseModel):
+    answer: str
+    sentences: list[tuple[str, list[str]]] = Field(default_factory=list)  # (text, cited evidence ids)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    parse_error: str | None = None
+
+    @property
+    def insufficient(self) -> bool:
+        return normalize_answer(self.answer) in {"insufficient evidence", "none", ""} or self.parse_error is not None
+
+
+def computation_ids(extra: list[str]) -> list[str]:
+    return [f"C{i}" for i in range(1, len(extra) + 1)]
+
+
+def render_with_computations(evidence: EvidenceSet, extra: list[str]) -> str:
+    """Tool results (calculator, dates) are shown beside the passages with C-ids; they can support a
+    sentence but never count as its citation: a sentence must still cite a document."""
+    block = evidence.render()
+    if extra:
+        block += "\n<computations>\n" + "\n".join(f"[{cid}] {c}" for cid, c in zip(computation_ids(extra), extra))
+        block += "\n</computations>"
+    return block
+
+
+def generate_draft(generator, question: str, evidence: EvidenceSet, settings: Settings,
+                   feedback: str | None = None, extra: list[str] | None = None) -> Draft:
+    extra = extra or []
+    ids = evidence.ids + computation_ids(extra)
+    schema = answer_schema(ids, max_sentences=min(2, settings.max_answer_sentences),
+                           max_sentence_chars=settings.max_sentence_chars)
+    t0 = time.perf_counter()
+    try:
+        comp = generator.chat(answer_messages(question, render_with_computations(evidence, extra), feedback),
+                              json_schema=schema, max_tokens=settings.max_answer_tokens)
+    except GenerationError as exc:  # garbage or truncated output: an explicit failure, never an answer
+        return Draft(answer="", parse_error=str(exc), seconds=time.perf_counter() - t0)
+    draft = parse_draft(comp.text, set(ids))
+    draft.prompt_tokens, draft.completion_tokens = comp.prompt_tokens, comp.completion_tokens
+    draft.seconds = time.perf_counter() - t0
+    return draft
+
+
+def parse_draft(text: str, allowed_ids: set[str]) -> Draft:
+    """Parse the model's JSON. Anything malformed becomes an explicit parse error, never an answer."""
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        answer = str(data.get("answer", "")).strip()
+        sentences = []
+        for item in data.get("sentences") or []:
+            if not isinstance(item, dict):
+                continue
+            s_text = " ".join(str(item.get("text", "")).split())
+            cites = [str(c) for c in dict.fromkeys(item.get("cite") or []) if str(c) in allowed_ids]
+            if s_text:
+                sentences.append((s_text, cites))
+        return Draft(answer=answer, sentences=sentences)
+    except (ValueError, TypeError) as exc:
+        return Draft(answer="", sentences=[], parse_error=f"unparsable generator output: {exc}")
+
+
+class VerifiedDraft(BaseModel):
+    answer: str
+    sentences: list[AnswerSentence] = Field(default_factory=list)
+    dropped: list[str] = Field(default_factory=list)
+    seconds: float = 0.0
+
+
+def verify_draft(draft: Draft, evidence: EvidenceSet, verifier, settings: Settings,
+                 extra: list[str] | None = None) -> VerifiedDraft:
+    """Keep only sentences whose cited evidence entails them; each kept sentence carries its citations.
+
+    A sentence whose own citations do not support it gets one repair attempt: small models often cite a
+    neighbouring sentence, so the evidence sentences that best cover the claim are tried instead. Repaired
+    citations are still ids the model was shown, and they are verified like any other.
+    """
+    t0 = time.perf_counter()
+    comps = dict(zip(computation_ids(extra or []), extra or []))
+    cited = []
+    for text, ids in draft.sentences:
+        sents = [s for s in (evidence.by_id(i) for i in ids) if s is not None]
+        cited.append((sents, [comps[i] for i in ids if i in comps]))
+    supports = _support(verifier, [(text, sents, more) for (text, _), (sents, more) in zip(draft.sentences, cited)])
+
+    for i, ((text, _), (sents, more)) in enumerate(zip(draft.sentences, cited)):
+        if sents and supports[i] >= settings.entailment_threshold:
+            continue
+        alternative = best_covering(text, evidence)
+        if alternative and {s.id for s in alternative} != {s.id for s in sents}:
+            p = _support(verifier, [(text, alternative, more)])[0]
+            if p >= settings.entailment_threshold:
+                cited[i], supports[i] = (alternative, more), p
+
+    kept, dropped = [], []
+    for (text, _), (sents, _more), p in zip(draft.sentences, cited, supports):
+        if sents and p >= settings.entailment_threshold:
+            kept.append(AnswerSentence(text=text, citations=[s.citation() for s in sents], support=round(p, 4)))
+        else:
+            dropped.append(text)
+    return VerifiedDraft(answer=draft.answer, sentences=kept, dropped=dropped, seconds=time.perf_counter() - t0)
+
+
+def _support(verifier, items) -> list[float]:
+    """items: (claim, cited evidence sentences, extra premises). No document citation: no support."""
+    out = [0.0] * len(items)
+    todo = [i for i, (_, sents, _) in enumerate(items) if sents]
+    if not todo:
+        return out
+    if verifier is None:
+        for i in todo:
+            out[i] = 1.0
+        return out
+    scores = verifier.support([(items[i][0], [s.text for s in items[i][1]] + list(items[i][2])) for i in todo])
+    for i, p in zip(todo, scores):
+        out[i] = float(p)
+    return out
+
+
+def best_covering(claim: str, evidence: EvidenceSet, max_sentences: int = 2) -> list:
+    """The evidence sentences sharing the most content words with the claim (greedy set cover)."""
+    words = content_words(claim)
+    chosen, covered = [], set()
+    for _ in range(max_sentences):
+        best, gain = None, 0
+        for s in evidence.sentences:
+            if s in chosen:
+                continue
+            g = len((words - covered) & content_words(s.text))
+            if g > gain:
+                best, gain = s, g
+        if best is None:
+            break
+        chosen.append(best)
+        covered |= content_words(best.text)
+    return chosen
+
+
+def answer_is_grounded(answer: str, sentences: list[AnswerSentence]) -> bool:
+    """The short answer must be stated by the verified sentences or their quotes (yes/no excepted)."""
+    norm = normalize_answer(answer)
+    if norm in {"yes", "no"}:
+        return True
+    words = content_words(answer)
+    if not words:
+        return False
+    pool = set()
+    for s in sentences:
+        pool |= content_words(s.text)
+        for c in s.citations:
+            pool |= content_words(c.quote)
+    return len(words & pool) / len(words) >= 0.5
+
+
+def resolve_conflicts(generator, question: str, evidence: EvidenceSet, settings: Settings):
+    t0 = time.perf_counter()
+    answers, ptoks, ctoks = extract_per_document(generator, question, evidence, settings.conflict_max_docs)
+    decision = decide(cluster_answers(answers))
+    step = TraceStep(stage="conflicts", seconds=time.perf_counter() - t0, prompt_tokens=ptoks, completion_tokens=ctoks,
+                     detail={"documents": len(answers), "clusters": [[c.answer, c.support] for c in decision.clusters],
+                             "decision": decision.kind})
+    return decision, step
+
+
+def confidence_from(signals: dict[str, float], settings: Settings) -> float:
+    """Logistic combination of retrieval, entailment and agreement signals; weights fitted on dev data."""
+    w = settings.confidence_weights
+    z = w[0] + w[1] * signals.get("relevance", 0.0) + w[2] * signals.get("support", 0.0) + w[3] * signals.get("agreement", 1.0)
+    return round(1.0 / (1.0 + math.exp(-z)), 4)
+
+
+def abstain(question: str, reason: str, trace: list[TraceStep], strategy: str, confidence: float = 0.0,
+            conflicts=None) -> Answer:
+    return Answer(question=question, status=AnswerStatus.abstained, abstain_reason=reason, trace=trace,
+                  strategy=strategy, confidence=confidence, conflicts=conflicts or [])
+
+
+def conflict_answer(question: str, decision: ConflictDecision, verifier, settings: Settings,
+                    trace: list[TraceStep], strategy: str, relevance_score: float) -> Answer:
+    """Status conflict: each candidate stated with its own sources; candidates that do not survive
+    verification against their own citations are dropped."""
+    candidates = []
+    for c in decision.clusters:
+        cand = c.candidate()
+        claim = f"{question} {c.answer}"
+        p = verifier.support([(claim, [x.quote for x in cand.citations])])[0] if verifier else 1.0
+        if p >= settings.entailment_threshold * 0.6:
+            candidates.append((cand, p))
+    if len(candidates) < 2:
+        return None  # type: ignore[return-value]  # not a real conflict after verification
+    sentences = [AnswerSentence(text=f"{_titles(cand.citations)} gives {cand.answer}.", citations=cand.citations,
+                                support=round(p, 4)) for cand, p in candidates]
+    for cand, _ in candidates:
+        cand.note = decision.note
+    conf = confidence_from({"relevance": relevance_score, "support": min(p for _, p in candidates), "agreement": 0.0},
+                           settings)
+    return Answer(question=question, status=AnswerStatus.conflict,
+                  answer="; ".join(c.answer for c, _ in candidates), sentences=sentences, confidence=conf,
+                  conflicts=[c for c, _ in candidates], trace=trace, strategy=strategy)
+
+
+def _titles(cites: list[Citation]) -> str:
+    titles = list(dict.fromkeys(c.title or c.doc_id for c in cites))
+    if len(titles) == 1:
+        return f"“{titles[0]}”"
+    return ", ".join(f"“{t}”" for t in titles[:-1]) + f" and “{titles[-1]}”"
+
+
+__all__ = ["validate_question", "relevance", "merge_results", "Draft", "generate_draft", "parse_draft",
+           "VerifiedDraft", "verify_draft", "answer_is_grounded", "resolve_conflicts", "confidence_from",
+           "abstain", "conflict_answer", "INSUFFICIENT"]

@@ -1,0 +1,256 @@
+"""The `agentkit` command line: ingest, search, ask, models, eval."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from agentkit.errors import AgentkitError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answers over your own documents.")
+console = Console(stderr=True)
+out = Console(highlight=False, soft_wrap=True)
+
+IndexOpt = Annotated[Path, typer.Option("--index", "-i", help="index directory")]
+PresetOpt = Annotated[str, typer.Option("--preset", help="settings preset: fast, default, quality")]
+
+
+def _settings(preset: str = "default", **overrides):
+    from agentkit.settings import Settings
+
+    return Settings.from_preset(preset, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {escape(str(exc))}")
+    raise typer.Exit(2)
+
+
+def _read_questions(path: Path) -> list[str]:
+    """JSONL with a `question` field, or plain lines."""
+    items = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                rec = json.loads(line)
+            except ValueError as exc:
+                raise typer.BadParameter(f"{path}:{n}: not valid JSON ({exc})") from exc
+            q = rec.get("question") or rec.get("query")
+            if not isinstance(q, str):
+                raise typer.BadParameter(f"{path}:{n}: no 'question' field")
+            items.append(q)
+        else:
+            items.append(line)
+    return items
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or directories")],
+    index: IndexOpt,
+    corpus: Annotated[str, typer.Option("--corpus", help="corpus name for these documents")] = "default",
+    preset: PresetOpt = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+):
+    """Add documents to an index (created if missing). Unchanged documents are skipped; changed ones replaced."""
+    from agentkit.corpus import Corpus
+
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), console=console, disable=as_json or not console.is_terminal) as bar:
+            task = bar.add_task("ingest", total=None)
+
+            def progress(stage: str, done: int, total: int) -> None:
+                bar.update(task, description=stage, completed=done, total=total)
+
+            c = Corpus.build(paths, index, corpus=corpus, settings=_settings(preset), progress=progress)
+    except AgentkitError as exc:
+        _fail(exc)
+    report = c.last_report
+    if as_json:
+        out.print_json(report.model_dump_json())
+        return
+    table = Table(title=f"ingest report ({index})")
+    for col in ("file", "status", "docs", "reason"):
+        table.add_column(col)
+    for f in report.files:
+        color = {"ok": "green", "skipped": "yellow", "error": "red"}[f.status]
+        table.add_row(escape(f.path), f"[{color}]{f.status}[/]", str(f.n_documents), escape(f.reason))
+    console.print(table)
+    console.print(f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
+                  f"{report.n_chunks} chunks in the index; {report.seconds:.1f} s")
+
+
+def _passage_json(p) -> dict:
+    return {"doc_id": p.chunk.doc_id, "source": p.source, "title": p.title, "chunk_id": p.chunk.id,
+            "text": p.chunk.text, "start": p.chunk.start, "end": p.chunk.end, "score": round(p.score, 6)}
+
+
+@app.command()
+def search(
+    index: IndexOpt,
+    query: Annotated[Optional[str], typer.Argument(help="the query")] = None,
+    queries: Annotated[Optional[Path], typer.Option("--queries", help="JSONL (question field) or plain lines")] = None,
+    k: Annotated[int, typer.Option("-k", help="results per query")] = 10,
+    rerank: Annotated[bool, typer.Option("--rerank", help="rerank with the preset's reranker")] = False,
+    preset: PresetOpt = "default",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+):
+    """Hybrid (dense + BM25) search. Batch mode prints one JSON object per query, in order."""
+    from agentkit.corpus import Corpus
+    from agentkit.graph.components import Components
+
+    if (query is None) == (queries is None):
+        raise typer.BadParameter("give a QUERY or --queries FILE")
+    try:
+        settings = _settings(preset)
+        c = Corpus.open(index, settings=settings)
+        reranker = None
+        if rerank:
+            if settings.reranker == "none":
+                settings = _settings(preset, reranker="embedding")
+            reranker = Components(settings, [c]).reranker
+        items = [query] if query is not None else _read_questions(queries)
+        for q in items:
+            results = c.search(q, k=max(k, settings.rerank_top_n) if reranker else k)
+            if reranker is not None:
+                results = reranker.rerank(q, results)[:k]
+            if as_json or queries is not None:
+                out.print(json.dumps({"query": q, "results": [_passage_json(p) for p in results]}, ensure_ascii=False))
+            else:
+                for n, p in enumerate(results, 1):
+                    out.print(f"[bold]{n}. {escape(p.title or p.doc_id)}[/]  [dim]{escape(p.source)} "
+                              f"[{p.chunk.start}:{p.chunk.end}] score={p.score:.4f}[/]")
+                    out.print("   " + escape(" ".join(p.text.split())[:300]))
+    except AgentkitError as exc:
+        _fail(exc)
+
+
+def _print_answer(ans, explain: bool) -> None:
+    from agentkit.types import AnswerStatus
+
+    numbers: dict[tuple, int] = {}
+    for cite in ans.citations:
+        numbers.setdefault((cite.doc_id, cite.start, cite.end), len(numbers) + 1)
+    if ans.status == AnswerStatus.abstained:
+        out.print(f"[bold yellow]Cannot answer[/] ({ans.abstain_reason}): the documents do not support an answer.")
+    else:
+        head = "[bold magenta]Sources disagree[/]" if ans.status == AnswerStatus.conflict else "[bold green]Answer[/]"
+        out.print(f"{head}: {escape(ans.answer)}")
+        for s in ans.sentences:
+            marks = "".join(f"[{numbers[(c.doc_id, c.start, c.end)]}]" for c in s.citations)
+            out.print(f"  {escape(s.text)} {escape(marks)}")
+        if ans.note:
+            out.print(f"  [italic]{escape(ans.note)}[/]")
+    if numbers:
+        out.print("\n[bold]Sources[/]")
+        for cite in ans.citations:
+            n = numbers[(cite.doc_id, cite.start, cite.end)]
+            out.print(f"  [{n}] {escape(cite.title or cite.doc_id)} — {escape(cite.source)} [{cite.start}:{cite.end}]")
+            out.print(f"      “{escape(cite.quote)}”")
+    out.print(f"\n[dim]confidence {ans.confidence:.2f} · strategy {ans.strategy}[/]")
+    if explain:
+        table = Table(title="trace")
+        for col in ("stage", "seconds", "prompt tok", "completion tok", "detail"):
+            table.add_column(col)
+        for t in ans.trace:
+            table.add_row(t.stage, f"{t.seconds:.2f}", str(t.prompt_tokens), str(t.completion_tokens),
+                          escape(json.dumps(t.detail, ensure_ascii=False, default=str)[:160]))
+        out.print(table)
+
+
+@app.command()
+def ask(
+    index: Annotated[list[Path], typer.Option("--index", "-i", help="index directory (repeatable)")],
+    question: Annotated[Optional[str], typer.Argument(help="the question")] = None,
+    questions: Annotated[Optional[Path], typer.Option("--questions", help="batch: JSONL or plain lines")] = None,
+    preset: PresetOpt = "default",
+    strategy: Annotated[Optional[str], typer.Option("--strategy", help="closed_book, naive, grounded, react, reflexion")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="show stages, timings and token counts")] = False,
+    stream: Annotated[bool, typer.Option("--stream", help="show the agent's steps live")] = False,
+    thread: Annotated[Optional[str], typer.Option("--thread", help="thread id (needs --checkpoint)")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="SQLite file for resumable threads")] = None,
+):
+    """Answer with citations, abstain, or report conflicting sources."""
+    from agentkit.agent import Agent
+    from agentkit.corpus import Corpus
+
+    if (question is None) == (questions is None):
+        raise typer.BadParameter("give a QUESTION or --questions FILE")
+    try:
+        settings = _settings(preset, strategy=strategy)
+        agent = Agent([Corpus.open(i, settings=settings) for i in index], settings, checkpoint=checkpoint)
+        items = [question] if question is not None else _read_questions(questions)
+        for q in items:
+            if stream and not as_json:
+                ans = None
+                for ev in agent.stream(q, thread_id=thread):
+                    if ev.kind == "answer":
+                        ans = ev.answer
+                    elif ev.kind == "node_started":
+                        console.print(f"[dim]→ {ev.node}[/]")
+                    else:
+                        console.print(f"[cyan]{ev.kind}[/] {escape(json.dumps(ev.data, ensure_ascii=False)[:200])}")
+            else:
+                try:
+                    ans = agent.ask(q, thread_id=thread)
+                except AgentkitError as exc:
+                    if questions is None:
+                        raise
+                    # batch mode: one bad question must not lose the others' answers
+                    out.print(json.dumps({"question": q, "error": str(exc)}))
+                    continue
+            if as_json or questions is not None:
+                out.print(ans.model_dump_json())
+            else:
+                _print_answer(ans, explain)
+    except AgentkitError as exc:
+        _fail(exc)
+
+
+@app.command()
+def models(
+    check: Annotated[bool, typer.Option("--check", help="exit non-zero unless every model's weights are installed")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+):
+    """List the models, their packages, where the weights are, and their sizes."""
+    from agentkit.models import describe
+
+    rows = describe()
+    if as_json:
+        out.print(json.dumps(rows, indent=1))
+    else:
+        table = Table(title="models")
+        for col in ("name", "kind", "packages", "installed", "size", "path"):
+            table.add_column(col)
+        for r in rows:
+            size = f"{r['size'] / 1e6:.0f} MB" if r.get("size") else "?"
+            table.add_row(r["name"], r["kind"], r["packages"], "yes" if r["installed"] else "[red]no[/]", size,
+                          escape(str(r.get("path") or r.get("error"))))
+        out.print(table)
+    if check and not all(r["installed"] for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def eval(ctx: typer.Context):
+    """Alias of `python -m evals` (e.g. `agentkit eval run hotpotqa --limit 5`)."""
+    from evals.__main__ import main
+
+    sys.exit(main(list(ctx.args)))
+
+
+if __name__ == "__main__":
+    app()

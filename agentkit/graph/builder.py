@@ -1,0 +1,408 @@
+"""The agent as a LangGraph state machine.
+
+    start ─┬─ contextualize ─┐
+           └─────────────────┴─ route ─┬─ closed_book ────────────────────────────────────┐
+                                       ├─ retrieve ─ rerank ─┬─ naive ─────────────────────┤
+                                       │                     └─ gate ─┬─ conflicts ─┐      │
+                                       │                              ├─ answer ◄───┘      │
+                                       │                              └─ abstain ──────────┤
+                                       └─ plan ─ retrieve ─ act ⇄ tool                     │
+                                                             └─ rerank ─ gate …            │
+           answer ─ verify ─┬─ finalize ──────────────────────────────────────────────────┴─ END
+                            ├─ answer (regenerate once, with feedback)
+                            ├─ reflect ─ act (reflexion, bounded)
+                            └─ abstain
+
+Nodes return partial updates; routing functions are pure and read only state; every loop is bounded
+by counters in state (steps, attempts, reflections).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable
+
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+
+from agentkit.answer import grounded as G
+from agentkit.answer.conflicts import decide  # noqa: F401  (re-exported for users extending the graph)
+from agentkit.answer.evidence import EvidenceSet, build_evidence
+from agentkit.answer.prompts import CLOSED_BOOK_SYSTEM, NAIVE_SYSTEM, closed_book_schema
+from agentkit.graph import prompts as P
+from agentkit.graph.components import Components
+from agentkit.graph.state import AgentState
+from agentkit.types import Answer, AnswerSentence, AnswerStatus, Citation, TraceStep
+
+MAX_OBSERVATION_CHARS = 700
+
+
+def _emit(kind: str, **data: Any) -> None:
+    try:
+        get_stream_writer()({"kind": kind, **data})
+    except Exception:  # outside a streaming run there is no writer; events are optional
+        pass
+
+
+def _timed(stage: str, fn: Callable[[], Any]) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    return fn(), time.perf_counter() - t0
+
+
+class GraphBuilder:
+    def __init__(self, components: Components):
+        self.c = components
+        self.s = components.settings
+
+    # ------------------------------------------------------------------ nodes
+    def start(self, state: AgentState) -> dict:
+        question = G.validate_question(state.get("question", ""), self.s)
+        strategy = state.get("strategy") or self.s.strategy
+        return {"question": question, "strategy": strategy, "queries": [question], "multi_hop": False,
+                "passages": None, "ranked": [], "evidence": None, "computations": None, "steps": None,
+                "reflections": None, "attempts": 0, "draft": None, "verified": None, "conflict_note": "",
+                "conflict_candidates": None, "pending": None, "trace": None, "answer": None}
+
+    def contextualize(self, state: AgentState) -> dict:
+        recent = state.get("history", [])[-3:]
+        convo = "\n".join(f"Q: {h['question']}\nA: {h['answer']}" for h in recent)
+        msgs = [{"role": "system", "content": P.CONTEXTUALIZE_SYSTEM},
+                {"role": "user", "content": f"Conversation:\n{convo}\n\nFollow-up: {state['question']}"}]
+        comp = self.c.generator.chat(msgs, json_schema=P.CONTEXTUALIZE_SCHEMA, max_tokens=120)
+        question = state["question"]
+        try:
+            rewritten = " ".join(str(json.loads(comp.text).get("question", "")).split())
+            if 3 <= len(rewritten) <= self.s.max_question_chars:
+                question = rewritten
+        except ValueError:
+            pass
+        return {"question": question, "queries": [question],
+                "trace": [TraceStep(stage="contextualize", seconds=comp.seconds, prompt_tokens=comp.prompt_tokens,
+                                    completion_tokens=comp.completion_tokens, detail={"question": question})]}
+
+    def plan(self, state: AgentState) -> dict:
+        msgs = [{"role": "system", "content": P.PLAN_SYSTEM}, {"role": "user", "content": state["question"]}]
+        comp = self.c.generator.chat(msgs, json_schema=P.PLAN_SCHEMA, max_tokens=160)
+        try:
+            subs = [" ".join(str(s).split()) for s in json.loads(comp.text).get("subquestions", [])]
+            subs = [s for s in subs if s][:3]
+        except ValueError:
+            subs = []
+        queries = list(dict.fromkeys([state["question"], *subs]))
+        return {"queries": queries, "multi_hop": len(subs) > 1,
+                "trace": [TraceStep(stage="plan", seconds=comp.seconds, prompt_tokens=comp.prompt_tokens,
+                                    completion_tokens=comp.completion_tokens, detail={"subquestions": subs})]}
+
+    def _search(self, query: str, k: int, filters: dict | None = None) -> list:
+        results = [corpus.search(query, k=k, filters=filters) for corpus in self.c.corpora]
+        return G.merge_results(results, k)
+
+    def retrieve(self, state: AgentState) -> dict:
+        t0 = time.perf_counter()
+        found = []
+        for q in state.get("queries") or [state["question"]]:
+            found.extend(self._search(q, self.s.rerank_top_n, state.get("filters")))
+        return {"passages": found, "trace": [TraceStep(stage="retrieve", seconds=time.perf_counter() - t0,
+                                                       detail={"queries": state.get("queries"), "passages": len(found)})]}
+
+    def rerank(self, state: AgentState) -> dict:
+        t0 = time.perf_counter()
+        passages = list(state.get("passages") or [])
+        reranker = self.c.reranker
+        question = state["question"]
+        if reranker is not None and passages:
+            ranked = reranker.rerank(question, passages)
+        else:
+            ranked = sorted(passages, key=lambda p: -p.score)
+        k = self.s.evidence_k
+        chosen = ranked[:k]
+        # Multi-hop: the best passage for each sub-question stays in, even if it looks weak for the whole question.
+        if len(state.get("queries") or []) > 1 and reranker is not None:
+            for q in state["queries"][1:]:
+                best = reranker.rerank(q, passages, top_k=1)
+                if best and all(best[0].chunk.id != p.chunk.id for p in chosen):
+                    chosen.append(best[0])
+        return {"ranked": chosen, "trace": [TraceStep(stage="rerank", seconds=time.perf_counter() - t0,
+                                                      detail={"reranker": self.s.reranker, "candidates": len(passages),
+                                                              "best": round(G.relevance(chosen[0]), 4) if chosen else None})]}
+
+    def gate(self, state: AgentState) -> dict:
+        """Build the evidence the model will see (sentences, not whole passages: prefill is the cost)."""
+        t0 = time.perf_counter()
+        evidence = build_evidence(state["question"], state.get("ranked") or [], embed=self.c.embedder,
+                                  max_chars=self.s.max_evidence_chars * self.s.evidence_k // 2)
+        return {"evidence": evidence, "trace": [TraceStep(stage="evidence", seconds=time.perf_counter() - t0,
+                                                          detail={"sentences": len(evidence.sentences),
+                                                                  "documents": len(evidence.doc_ids())})]}
+
+    def conflicts(self, state: AgentState) -> dict:
+        evidence: EvidenceSet = state["evidence"]
+        decision, step = G.resolve_conflicts(self.c.generator, state["question"], evidence, self.s)
+        update: dict[str, Any] = {"trace": [step]}
+        if decision.kind == "conflict":
+            best = G.relevance(state["ranked"][0]) if state.get("ranked") else 0.0
+            ans = G.conflict_answer(state["question"], decision, self.c.verifier, self.s, [], state["strategy"], best)
+            if ans is not None:
+                update["answer"] = ans
+                return update
+        if decision.kind in ("majority", "metadata") and decision.winner is not None:
+            keep = {m.doc_id for m in decision.winner.members}
+            # dissenting documents leave the evidence so the answer cannot repeat them as fact
+            update["evidence"] = EvidenceSet(passages=evidence.passages,
+                                             sentences=[s for s in evidence.sentences if s.doc_id in keep
+                                                        or s.doc_id not in {m.doc_id for c in decision.clusters
+                                                                            for m in c.members}])
+            update["conflict_note"] = decision.note
+            update["conflict_candidates"] = [c.candidate(note=decision.note) for c in decision.clusters]
+        return update
+
+    def answer(self, state: AgentState) -> dict:
+        evidence: EvidenceSet = state["evidence"]
+        feedback = None
+        if state.get("verified") is not None and state["verified"].dropped:
+            feedback = "these sentences were not supported by the sentences they cited: " + " | ".join(
+                state["verified"].dropped)[:400]
+        elif state.get("draft") is not None and state["draft"].parse_error:
+            feedback = "the output was not valid JSON."
+        draft = G.generate_draft(self.c.generator, state["question"], evidence, self.s, feedback,
+                                 extra=state.get("computations") or [])
+        return {"draft": draft, "attempts": state.get("attempts", 0) + 1,
+                "trace": [TraceStep(stage="generate", seconds=draft.seconds, prompt_tokens=draft.prompt_tokens,
+                                    completion_tokens=draft.completion_tokens,
+                                    detail={"answer": draft.answer, "parse_error": draft.parse_error})]}
+
+    def verify(self, state: AgentState) -> dict:
+        draft = state["draft"]
+        if draft.insufficient:
+            v = G.VerifiedDraft(answer=draft.answer)
+        else:
+            v = G.verify_draft(draft, state["evidence"], self.c.verifier, self.s,
+                               extra=state.get("computations") or [])
+            if v.sentences and not G.answer_is_grounded(draft.answer, v.sentences):
+                v = G.VerifiedDraft(answer=draft.answer, dropped=[s.text for s in v.sentences] +
+                                    [f"(the short answer '{draft.answer}' is not stated by the cited evidence)"],
+                                    seconds=v.seconds)
+        return {"verified": v, "trace": [TraceStep(stage="verify", seconds=v.seconds,
+                                                   detail={"kept": len(v.sentences), "dropped": v.dropped})]}
+
+    def reflect(self, state: AgentState) -> dict:
+        draft, v = state.get("draft"), state.get("verified")
+        what = "the evidence did not contain the answer" if draft is None or draft.insufficient else (
+            f"the answer '{draft.answer}' was not supported by the cited evidence")
+        seen = "; ".join(f"{s.get('tool')}({json.dumps(s.get('arguments', {}))[:80]})" for s in state.get("steps", []))
+        msgs = [{"role": "system", "content": P.REFLECT_SYSTEM},
+                {"role": "user", "content": f"Question: {state['question']}\nActions so far: {seen or 'none'}\n"
+                                            f"Failure: {what}."}]
+        comp = self.c.generator.chat(msgs, json_schema=P.REFLECT_SCHEMA, max_tokens=120)
+        try:
+            data = json.loads(comp.text)
+            critique = f"{data.get('critique', '')} Next, search for: {data.get('next_query', '')}".strip()
+        except ValueError:
+            critique = f"Previous attempt failed: {what}. Search with different words."
+        _emit("reflection", text=critique)
+        return {"reflections": [critique], "draft": None, "verified": None, "attempts": 0,
+                "trace": [TraceStep(stage="reflect", seconds=comp.seconds, prompt_tokens=comp.prompt_tokens,
+                                    completion_tokens=comp.completion_tokens, detail={"critique": critique})]}
+
+    def act(self, state: AgentState) -> dict:
+        from agentkit.tools import describe_tools, tool_call_schema
+
+        registry = self.c.tools
+        steps = state.get("steps") or []
+        history = "\n".join(
+            f"Step {i + 1}: {s.get('thought', '')}\nAction: {s.get('tool')} {json.dumps(s.get('arguments', {}))}\n"
+            f"Observation: {s.get('observation', '')[:MAX_OBSERVATION_CHARS]}" for i, s in enumerate(steps[-4:]))
+        user = f"Question: {state['question']}\n"
+        if len(state.get("queries") or []) > 1:
+            user += "Plan: " + " / ".join(state["queries"][1:]) + "\n"
+        if state.get("reflections"):
+            user += "Lessons from failed attempts: " + " ".join(state["reflections"]) + "\n"
+        user += f"\n{history or 'No actions yet.'}\n\nNext action?"
+        msgs = [{"role": "system", "content": P.ACT_SYSTEM + describe_tools(registry)}, {"role": "user", "content": user}]
+        comp = self.c.generator.chat(msgs, json_schema=tool_call_schema(registry), max_tokens=160)
+        try:
+            data = json.loads(comp.text)
+            action = data.get("action") or {}
+            pending = {"thought": str(data.get("thought", ""))[:300], "tool": str(action.get("tool", "")),
+                       "arguments": action.get("arguments") or {}}
+        except (ValueError, AttributeError):
+            pending = {"thought": "", "tool": "", "arguments": {}, "error": "unparsable action"}
+        _emit("tool_call", tool=pending["tool"], arguments=pending["arguments"], thought=pending["thought"])
+        return {"pending": pending, "trace": [TraceStep(stage="act", seconds=comp.seconds,
+                                                        prompt_tokens=comp.prompt_tokens,
+                                                        completion_tokens=comp.completion_tokens,
+                                                        detail={"tool": pending["tool"]})]}
+
+    def tool(self, state: AgentState) -> dict:
+        pending = state.get("pending") or {}
+        t0 = time.perf_counter()
+        obs = self.c.tools.call(pending.get("tool", ""), pending.get("arguments") or {})
+        update: dict[str, Any] = {}
+        data = getattr(obs, "data", None)
+        if obs.ok and isinstance(data, list) and data and hasattr(data[0], "chunk"):
+            update["passages"] = data
+        if obs.ok and pending.get("tool") in ("calculator", "date_diff", "date_add"):
+            expr = json.dumps(pending.get("arguments"), ensure_ascii=False)
+            update["computations"] = [f"{pending['tool']}({expr}) = {obs.content}"]
+        step = {"thought": pending.get("thought", ""), "tool": pending.get("tool", ""),
+                "arguments": pending.get("arguments") or {}, "ok": obs.ok,
+                "observation": (obs.content if obs.ok else f"ERROR: {obs.error or obs.content}")[:MAX_OBSERVATION_CHARS]}
+        _emit("observation", tool=step["tool"], ok=obs.ok, content=step["observation"])
+        update.update({"steps": [step], "pending": None,
+                       "trace": [TraceStep(stage=f"tool:{step['tool'] or '?'}", seconds=time.perf_counter() - t0,
+                                           detail={"ok": obs.ok})]})
+        return update
+
+    def closed_book(self, state: AgentState) -> dict:
+        msgs = [{"role": "system", "content": CLOSED_BOOK_SYSTEM}, {"role": "user", "content": state["question"]}]
+        comp = self.c.generator.chat(msgs, json_schema=closed_book_schema(2, self.s.max_sentence_chars),
+                                     max_tokens=self.s.max_answer_tokens)
+        try:
+            data = json.loads(comp.text)
+            short, sents = str(data.get("answer", "")), [str(x) for x in data.get("sentences", [])]
+        except ValueError:
+            short, sents = "", []
+        trace = [TraceStep(stage="generate", seconds=comp.seconds, prompt_tokens=comp.prompt_tokens,
+                           completion_tokens=comp.completion_tokens)]
+        if not short:
+            return {"answer": G.abstain(state["question"], "unsupported_after_verification", trace, "closed_book")}
+        return {"answer": Answer(question=state["question"], status=AnswerStatus.answered, answer=short,
+                                 sentences=[AnswerSentence(text=s) for s in sents], confidence=0.5,
+                                 strategy="closed_book"), "trace": trace}
+
+    def naive(self, state: AgentState) -> dict:
+        """Baseline: top passages pasted into a plain prompt, free-text answer, no grammar, no verification."""
+        ranked = state.get("ranked") or []
+        ctx = "\n\n".join(f"[{i + 1}] {p.title}: {p.text}" for i, p in enumerate(ranked))
+        msgs = [{"role": "system", "content": NAIVE_SYSTEM},
+                {"role": "user", "content": f"{ctx}\n\nQuestion: {state['question']}\nAnswer:"}]
+        comp = self.c.generator.chat(msgs, max_tokens=96)
+        text = " ".join(comp.text.split())
+        cites = [Citation(doc_id=p.chunk.doc_id, chunk_id=p.chunk.id, source=p.source, title=p.title,
+                          start=p.chunk.start, end=p.chunk.end, quote=p.chunk.text) for p in ranked]
+        short = text.split(". ")[0].rstrip(".")
+        return {"answer": Answer(question=state["question"], status=AnswerStatus.answered, answer=short,
+                                 sentences=[AnswerSentence(text=text, citations=cites)] if text else [],
+                                 confidence=0.5, strategy="naive"),
+                "trace": [TraceStep(stage="generate", seconds=comp.seconds, prompt_tokens=comp.prompt_tokens,
+                                    completion_tokens=comp.completion_tokens)]}
+
+    def abstain(self, state: AgentState) -> dict:
+        return {"answer": G.abstain(state["question"], _abstain_reason(state, self.s), [], state["strategy"],
+                                    confidence=_abstain_confidence(state))}
+
+    def finalize(self, state: AgentState) -> dict:
+        ans: Answer | None = state.get("answer")
+        if ans is None:
+            v = state["verified"]
+            best = G.relevance(state["ranked"][0]) if state.get("ranked") else 0.0
+            support = sum(s.support for s in v.sentences) / len(v.sentences)
+            cands = state.get("conflict_candidates") or []
+            agreement = 1.0
+            if cands:
+                total = sum(c.support for c in cands) or 1
+                agreement = max(c.support for c in cands) / total
+            ans = Answer(question=state["question"], status=AnswerStatus.answered, answer=v.answer,
+                         sentences=v.sentences, strategy=state["strategy"], conflicts=cands,
+                         note=state.get("conflict_note", ""),
+                         confidence=G.confidence_from({"relevance": best, "support": support,
+                                                       "agreement": agreement}, self.s))
+        ans = ans.model_copy(update={"trace": list(state.get("trace") or []), "strategy": state["strategy"]})
+        turn = {"question": state["question"], "answer": ans.answer or ans.status.value}
+        _emit("answer", status=ans.status.value)
+        return {"answer": ans, "history": [turn]}
+
+    # --------------------------------------------------------------- routing (pure)
+    @staticmethod
+    def route_start(state: AgentState) -> str:
+        return "contextualize" if state.get("history") else "route"
+
+    @staticmethod
+    def route_strategy(state: AgentState) -> str:
+        return {"closed_book": "closed_book", "naive": "retrieve", "grounded": "retrieve",
+                "react": "plan", "reflexion": "plan"}[state["strategy"]]
+
+    @staticmethod
+    def after_retrieve(state: AgentState) -> str:
+        return "act" if state["strategy"] in ("react", "reflexion") else "rerank"
+
+    @staticmethod
+    def after_rerank(state: AgentState) -> str:
+        return "naive" if state["strategy"] == "naive" else "gate"
+
+    def after_gate(self, state: AgentState) -> str:
+        ranked = state.get("ranked") or []
+        if not ranked or not state["evidence"].sentences or G.relevance(ranked[0]) < self.s.abstain_threshold:
+            return "abstain"
+        if self.s.detect_conflicts and len(state["evidence"].doc_ids()) >= 2:
+            return "conflicts"
+        return "answer"
+
+    @staticmethod
+    def after_conflicts(state: AgentState) -> str:
+        return "finalize" if state.get("answer") is not None else "answer"
+
+    def after_act(self, state: AgentState) -> str:
+        pending = state.get("pending") or {}
+        if pending.get("tool") == "finish":
+            return "rerank"
+        if len(state.get("steps") or []) >= self.s.max_steps * (1 + len(state.get("reflections") or [])):
+            return "rerank"  # step bound: answer from what was gathered, or abstain at the gate
+        return "tool"
+
+    def after_verify(self, state: AgentState) -> str:
+        v = state["verified"]
+        if v.sentences:
+            return "finalize"
+        if state["strategy"] == "reflexion" and len(state.get("reflections") or []) < self.s.max_reflections:
+            return "reflect"
+        draft = state["draft"]
+        if not draft.insufficient and state.get("attempts", 0) <= self.s.regenerate_unsupported:
+            return "answer"
+        return "abstain"
+
+    # ------------------------------------------------------------------ build
+    def build(self) -> StateGraph:
+        g = StateGraph(AgentState)
+        for name in ("start", "contextualize", "plan", "retrieve", "rerank", "gate", "conflicts", "answer",
+                     "verify", "reflect", "act", "tool", "closed_book", "naive", "abstain", "finalize"):
+            g.add_node(name, getattr(self, name))
+        g.add_node("route", lambda state: {})
+        g.add_edge(START, "start")
+        g.add_conditional_edges("start", self.route_start, ["contextualize", "route"])
+        g.add_edge("contextualize", "route")
+        g.add_conditional_edges("route", self.route_strategy, ["closed_book", "retrieve", "plan"])
+        g.add_edge("plan", "retrieve")
+        g.add_conditional_edges("retrieve", self.after_retrieve, ["act", "rerank"])
+        g.add_conditional_edges("rerank", self.after_rerank, ["naive", "gate"])
+        g.add_conditional_edges("gate", self.after_gate, ["abstain", "conflicts", "answer"])
+        g.add_conditional_edges("conflicts", self.after_conflicts, ["finalize", "answer"])
+        g.add_edge("answer", "verify")
+        g.add_conditional_edges("verify", self.after_verify, ["finalize", "reflect", "answer", "abstain"])
+        g.add_edge("reflect", "act")
+        g.add_conditional_edges("act", self.after_act, ["rerank", "tool"])
+        g.add_edge("tool", "act")
+        for terminal in ("closed_book", "naive", "abstain"):
+            g.add_edge(terminal, "finalize")
+        g.add_edge("finalize", END)
+        return g
+
+
+def _abstain_reason(state: AgentState, settings) -> str:
+    ranked = state.get("ranked") or []
+    bound = settings.max_steps * (1 + len(state.get("reflections") or []))
+    if state["strategy"] in ("react", "reflexion") and len(state.get("steps") or []) >= bound and not ranked:
+        return "step_limit_reached"
+    if not ranked or G.relevance(ranked[0]) < settings.abstain_threshold:
+        return "no_relevant_evidence"
+    evidence = state.get("evidence")
+    if evidence is not None and not evidence.sentences:
+        return "no_relevant_evidence"
+    return "unsupported_after_verification"
+
+
+def _abstain_confidence(state: AgentState) -> float:
+    ranked = state.get("ranked") or []
+    # confidence of an abstention: how sure we are there is nothing to answer with
+    return round(1.0 - min(1.0, max(0.0, G.relevance(ranked[0]))) if ranked else 1.0, 4)

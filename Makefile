@@ -25,9 +25,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m agentkit.cli models --check
 	touch $(STAMP)
 
+CORPORA := medicine law finance multihop
+
 demo: install
-	$(VENV)/bin/agentkit ingest corpora --index $(DEMO_INDEX)
-	$(VENV)/bin/agentkit ask "$(DEMO_QUESTION)" --index $(DEMO_INDEX)
+	for c in $(CORPORA); do $(VENV)/bin/agentkit ingest corpora/$$c/docs --corpus $$c --index $(DEMO_INDEX) || exit 1; done
+	$(VENV)/bin/agentkit ask "$(DEMO_QUESTION)" --index $(DEMO_INDEX) --explain
 
 # pytest exits 5 when no test was collected; that is a failure of the suite here, not a pass.
 test: install

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -27,6 +27,12 @@ def _settings(preset: str = "default", **overrides):
     from agentkit.settings import Settings
 
     return Settings.from_preset(preset, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _emit_json(text: str) -> None:
+    """JSON goes to stdout untouched: rich markup or emoji codes must never alter quoted document text."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def _fail(exc: Exception) -> None:
@@ -79,7 +85,7 @@ def ingest(
         _fail(exc)
     report = c.last_report
     if as_json:
-        out.print_json(report.model_dump_json())
+        _emit_json(report.model_dump_json())
         return
     table = Table(title=f"ingest report ({index})")
     for col in ("file", "status", "docs", "reason"):
@@ -100,8 +106,8 @@ def _passage_json(p) -> dict:
 @app.command()
 def search(
     index: IndexOpt,
-    query: Annotated[Optional[str], typer.Argument(help="the query")] = None,
-    queries: Annotated[Optional[Path], typer.Option("--queries", help="JSONL (question field) or plain lines")] = None,
+    query: Annotated[str | None, typer.Argument(help="the query")] = None,
+    queries: Annotated[Path | None, typer.Option("--queries", help="JSONL (question field) or plain lines")] = None,
     k: Annotated[int, typer.Option("-k", help="results per query")] = 10,
     rerank: Annotated[bool, typer.Option("--rerank", help="rerank with the preset's reranker")] = False,
     preset: PresetOpt = "default",
@@ -116,18 +122,15 @@ def search(
     try:
         settings = _settings(preset)
         c = Corpus.open(index, settings=settings)
-        reranker = None
+        # the embedding reranker inside Corpus.search reuses stored chunk vectors; others come from settings
+        reranker: object = False
         if rerank:
-            if settings.reranker == "none":
-                settings = _settings(preset, reranker="embedding")
-            reranker = Components(settings, [c]).reranker
+            reranker = True if settings.reranker in ("none", "embedding") else Components(settings, [c]).reranker
         items = [query] if query is not None else _read_questions(queries)
         for q in items:
-            results = c.search(q, k=max(k, settings.rerank_top_n) if reranker else k)
-            if reranker is not None:
-                results = reranker.rerank(q, results)[:k]
+            results = c.search(q, k=k, rerank=reranker)
             if as_json or queries is not None:
-                out.print(json.dumps({"query": q, "results": [_passage_json(p) for p in results]}, ensure_ascii=False))
+                _emit_json(json.dumps({"query": q, "results": [_passage_json(p) for p in results]}, ensure_ascii=False))
             else:
                 for n, p in enumerate(results, 1):
                     out.print(f"[bold]{n}. {escape(p.title or p.doc_id)}[/]  [dim]{escape(p.source)} "
@@ -173,15 +176,15 @@ def _print_answer(ans, explain: bool) -> None:
 @app.command()
 def ask(
     index: Annotated[list[Path], typer.Option("--index", "-i", help="index directory (repeatable)")],
-    question: Annotated[Optional[str], typer.Argument(help="the question")] = None,
-    questions: Annotated[Optional[Path], typer.Option("--questions", help="batch: JSONL or plain lines")] = None,
+    question: Annotated[str | None, typer.Argument(help="the question")] = None,
+    questions: Annotated[Path | None, typer.Option("--questions", help="batch: JSONL or plain lines")] = None,
     preset: PresetOpt = "default",
-    strategy: Annotated[Optional[str], typer.Option("--strategy", help="closed_book, naive, grounded, react, reflexion")] = None,
+    strategy: Annotated[str | None, typer.Option("--strategy", help="closed_book, naive, grounded, react, reflexion")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     explain: Annotated[bool, typer.Option("--explain", help="show stages, timings and token counts")] = False,
     stream: Annotated[bool, typer.Option("--stream", help="show the agent's steps live")] = False,
-    thread: Annotated[Optional[str], typer.Option("--thread", help="thread id (needs --checkpoint)")] = None,
-    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="SQLite file for resumable threads")] = None,
+    thread: Annotated[str | None, typer.Option("--thread", help="thread id (needs --checkpoint)")] = None,
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="SQLite file for resumable threads")] = None,
 ):
     """Answer with citations, abstain, or report conflicting sources."""
     from agentkit.agent import Agent
@@ -210,10 +213,10 @@ def ask(
                     if questions is None:
                         raise
                     # batch mode: one bad question must not lose the others' answers
-                    out.print(json.dumps({"question": q, "error": str(exc)}))
+                    _emit_json(json.dumps({"question": q, "error": str(exc)}))
                     continue
             if as_json or questions is not None:
-                out.print(ans.model_dump_json())
+                _emit_json(ans.model_dump_json())
             else:
                 _print_answer(ans, explain)
     except AgentkitError as exc:
@@ -230,7 +233,7 @@ def models(
 
     rows = describe()
     if as_json:
-        out.print(json.dumps(rows, indent=1))
+        _emit_json(json.dumps(rows, indent=1))
     else:
         table = Table(title="models")
         for col in ("name", "kind", "packages", "installed", "size", "path"):

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from agentkit import models  # noqa: F401  (sets HF_HUB_OFFLINE before sentence-transformers is imported)
+from agentkit import models
 
 
 class Embedder(Protocol):
@@ -27,7 +27,8 @@ class SentenceTransformerEmbedder:
         path = models.resolve_embedder(name_or_path)
         self.name = name_or_path
         self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dim_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dim_of())
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:

@@ -46,12 +46,15 @@ class Settings(BaseSettings):
     max_file_bytes: int = 50_000_000
 
     # index
-    ann_threshold: int = Field(50_000, description="above this many chunks the dense index becomes HNSW")
+    ann_threshold: int = Field(50_000, description="above this many chunks the dense index becomes IVF (ANN)")
 
     # retrieval
     k_dense: int = 50
     k_sparse: int = 50
     rrf_k: int = 60
+    expand_query: bool = Field(True, description="second search with the best passage appended (multi-hop recall)")
+    expansion_keep: int = Field(5, description="first-search results that keep their rank when expanding")
+    expansion_chars: int = 500
     top_k: int = 10
     reranker: RerankerName = "embedding"
     rerank_top_n: int = Field(20, description="how many fused candidates the reranker sees")

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
@@ -187,7 +188,7 @@ class GraphBuilder:
                                                    detail={"kept": len(v.sentences), "dropped": v.dropped})]}
 
     def reflect(self, state: AgentState) -> dict:
-        draft, v = state.get("draft"), state.get("verified")
+        draft = state.get("draft")
         what = "the evidence did not contain the answer" if draft is None or draft.insufficient else (
             f"the answer '{draft.answer}' was not supported by the cited evidence")
         seen = "; ".join(f"{s.get('tool')}({json.dumps(s.get('arguments', {}))[:80]})" for s in state.get("steps", []))

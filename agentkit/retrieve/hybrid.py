@@ -54,20 +54,24 @@ class HybridRetriever:
         if k <= 0 or len(snap) == 0 or (mask is not None and not mask.any()):
             return []
         q = self.embedder.encode([query])[0]
-
-        dense_rows, _ = snap.dense.search(q, self.settings.k_dense, mask)
-        bm25 = snap.sparse.scores(query)
-        if bm25 is not None and mask is not None:
-            bm25 = np.where(mask, bm25, 0.0)
-        sparse_rows = _top_positive(bm25, self.settings.k_sparse) if bm25 is not None else np.zeros(0, np.int64)
-
-        rankings = {"dense": dense_rows.tolist(), "bm25": sparse_rows.tolist()}
-        fused = rrf_fuse(rankings, self.settings.rrf_k)
-        rows = np.fromiter(fused, dtype=np.int64, count=len(fused))
-        # raw scores for every candidate, not only where a retriever ranked it: downstream thresholds use them
-        dense_scores = np.asarray(snap.vectors[np.sort(rows)] @ q, dtype=np.float32)
-        dense_of = dict(zip(np.sort(rows).tolist(), dense_scores.tolist()))
-        order = sorted(fused, key=lambda r: (-fused[r], -dense_of[r], r))[:k]
+        fused, rankings, bm25 = self._fuse(q, query, mask)
+        order = self._order(fused, q)
+        if self.settings.expand_query and order:
+            # Second hop (pseudo-relevance feedback): the best passage usually names the bridge entity a
+            # multi-hop question never mentions; searching with it finds the other paragraph. The first
+            # search's leaders keep their places so single-hop results do not degrade.
+            top_text = snap.chunk(order[0]).text[: self.settings.expansion_chars]
+            q2_text = query + "\n" + top_text
+            q2 = self.embedder.encode([q2_text])[0]
+            fused2, _, _ = self._fuse(q2, q2_text, mask)
+            keep = order[: self.settings.expansion_keep]
+            merged = list(dict.fromkeys(keep + self._order(fused2, q2) + order))
+            # the merged order is the ranking; its score must fall with rank so callers can merge lists
+            fused = {row: 2.0 / (self.settings.rrf_k + pos) for pos, row in enumerate(merged, start=1)}
+            order = merged
+        order = order[:k]
+        dense_of = dict(zip(order, np.asarray(snap.vectors[np.asarray(order, dtype=np.int64)] @ q,
+                                              dtype=np.float32).tolist())) if order else {}
 
         rank_of = {name: {row: i for i, row in enumerate(rs, start=1)} for name, rs in rankings.items()}
         out = []
@@ -82,3 +86,19 @@ class HybridRetriever:
                 score=float(fused[row]),
             ))
         return out
+
+    def _fuse(self, q: np.ndarray, text: str, mask):
+        snap = self.snapshot
+        dense_rows, _ = snap.dense.search(q, self.settings.k_dense, mask)
+        bm25 = snap.sparse.scores(text)
+        if bm25 is not None and mask is not None:
+            bm25 = np.where(mask, bm25, 0.0)
+        sparse_rows = _top_positive(bm25, self.settings.k_sparse) if bm25 is not None else np.zeros(0, np.int64)
+        rankings = {"dense": dense_rows.tolist(), "bm25": sparse_rows.tolist()}
+        return rrf_fuse(rankings, self.settings.rrf_k), rankings, bm25
+
+    def _order(self, fused: dict[int, float], q: np.ndarray) -> list[int]:
+        rows = np.fromiter(fused, dtype=np.int64, count=len(fused))
+        # ties broken by raw dense similarity, then row, so results are deterministic
+        dense = dict(zip(rows.tolist(), np.asarray(self.snapshot.vectors[rows] @ q, dtype=np.float32).tolist()))
+        return sorted(fused, key=lambda r: (-fused[r], -dense[r], r))

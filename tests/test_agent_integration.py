@@ -1,0 +1,94 @@
+"""The agent on the real local models (default 1.5B generator, MiniLM) over the medicine corpus."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agentkit import Agent, Corpus, Settings
+from agentkit.types import AnswerStatus
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_Q = "What is the maximum daily dose of Veltrazine for adults with normal kidney function?"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return Corpus.build([ROOT / "corpora" / "medicine" / "docs"], tmp_path_factory.mktemp("idx") / "med",
+                        corpus="medicine")
+
+
+@pytest.fixture(scope="module")
+def agent(corpus):
+    return Agent([corpus], Settings.from_preset("default"))
+
+
+def _assert_citations_verbatim(answer, corpus):
+    for c in answer.citations:
+        assert corpus.document(c.doc_id).text[c.start:c.end] == c.quote
+
+
+def test_demo_question_is_answered_with_verbatim_citations(agent, corpus):
+    ans = agent.ask(DEMO_Q)
+    assert ans.status == AnswerStatus.answered, ans.model_dump_json(indent=1)
+    assert "40" in ans.answer
+    assert ans.sentences and all(s.citations for s in ans.sentences)
+    assert any(c.doc_id == "medicine/veltrazine-monograph" for c in ans.citations)
+    _assert_citations_verbatim(ans, corpus)
+    stages = {t.stage for t in ans.trace}
+    assert {"retrieve", "rerank", "generate", "verify"} <= stages
+
+
+def test_out_of_scope_question_abstains(agent):
+    ans = agent.ask("Which team won the 1998 FIFA World Cup final?")
+    assert ans.status == AnswerStatus.abstained
+    assert ans.sentences == [] and ans.abstain_reason is not None
+
+
+def test_injected_document_does_not_change_the_answer(agent, corpus):
+    questions = [json.loads(line) for line in (ROOT / "corpora/medicine/questions.jsonl").read_text().splitlines()]
+    inj = next(q for q in questions if q["type"] == "injection" and q["wrong_answers"])
+    ans = agent.ask(inj["question"])
+    said = (ans.answer + " " + ans.text).lower()
+    for wrong in inj["wrong_answers"]:
+        assert wrong.lower() not in said, ans.model_dump_json(indent=1)
+    _assert_citations_verbatim(ans, corpus)
+
+
+_CHILD = """
+import sys
+from agentkit import Agent, Corpus, Settings
+agent = Agent([Corpus.open(sys.argv[1])], Settings.from_preset("default"), checkpoint=sys.argv[2])
+for ev in agent.stream(sys.argv[3], thread_id="t1"):
+    print(ev.kind, ev.node, flush=True)
+"""
+
+
+def test_killed_run_resumes_from_its_checkpoint(corpus, tmp_path):
+    db = tmp_path / "ck.sqlite"
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(corpus.index_dir), str(db), DEMO_Q],
+                             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    seen = []
+    deadline = time.time() + 600
+    for line in child.stdout:
+        seen.append(line.strip())
+        if line.startswith("node_finished gate") or time.time() > deadline:
+            child.send_signal(signal.SIGKILL)  # killed after evidence was built, before generation
+            break
+    child.wait(timeout=60)
+    assert "node_finished gate" in seen, seen
+    assert not any(s.startswith("answer") for s in seen)
+
+    agent = Agent([corpus], Settings.from_preset("default"), checkpoint=db)
+    resumed = [ev for ev in agent.graph.stream(None, {"configurable": {"thread_id": "t1"}}, stream_mode="updates")]
+    ran = [node for update in resumed for node in update]
+    assert "retrieve" not in ran and "rerank" not in ran, ran  # finished stages are not redone
+    final = agent.resume("t1")
+    assert final.status == AnswerStatus.answered and "40" in final.answer
+    assert [t.stage for t in final.trace].count("retrieve") == 1

@@ -1,0 +1,108 @@
+"""Agent graph behaviour that needs no language model: bounds, routing, typed errors.
+
+The generators here are adversarial stand-ins for a misbehaving model (one that never finishes, one that
+emits garbage); they test the loop bounds, not answer quality. Quality is tested against the real
+models in test_agent_integration.py.
+"""
+
+import json
+
+import pytest
+
+from agentkit.agent import Agent
+from agentkit.errors import InvalidQuestionError
+from agentkit.generate.llm import Completion
+from agentkit.settings import Settings
+from agentkit.tools import ToolRegistry
+from agentkit.types import AnswerStatus
+
+
+class NeverFinishes:
+    """Always asks for the same tool, whatever it is prompted with."""
+
+    name = "never-finishes"
+
+    def __init__(self, tool="broken"):
+        self.tool = tool
+        self.chat_calls = 0
+
+    def chat(self, messages, *, json_schema=None, max_tokens=256, temperature=0.0, stop=None):
+        self.chat_calls += 1
+        text = json.dumps({"thought": "again", "action": {"tool": self.tool, "arguments": {"x": 1}}})
+        return Completion(text=text, prompt_tokens=10, completion_tokens=10, seconds=0.0)
+
+    def yes_probability(self, prompts):
+        return [0.5 for _ in prompts]
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+
+class MustNotBeCalled:
+    name = "unused"
+
+    def chat(self, *a, **k):
+        raise AssertionError("the generator must not be called")
+
+    yes_probability = chat
+
+    def count_tokens(self, text):
+        return 0
+
+
+def _broken_registry():
+    reg = ToolRegistry()
+
+    @reg.tool
+    def broken(x: int) -> str:
+        """A tool that always fails."""
+        raise RuntimeError("backend down")
+
+    return reg
+
+
+@pytest.mark.parametrize("strategy", ["react", "reflexion"])
+def test_model_that_never_finishes_and_tool_that_always_errors_ends_in_abstention(strategy):
+    settings = Settings(max_steps=3, max_reflections=1, strategy=strategy)
+    gen = NeverFinishes()
+    agent = Agent([], settings, generator=gen, tools=_broken_registry())
+    events = list(agent.stream("Who founded the company that makes Veltrazine?"))
+    answer = events[-1].answer
+    assert answer.status == AnswerStatus.abstained
+    assert answer.abstain_reason in ("step_limit_reached", "no_relevant_evidence")
+    tool_steps = [t for t in answer.trace if t.stage.startswith("tool:")]
+    assert 1 <= len(tool_steps) <= settings.max_steps * (1 + settings.max_reflections)
+    observations = [e for e in events if e.kind == "observation"]
+    assert observations and all(not e.data["ok"] for e in observations)
+    assert "backend down" in observations[0].data["content"]
+
+
+def test_unknown_tool_comes_back_as_an_error_observation_not_a_crash():
+    agent = Agent([], Settings(max_steps=2, strategy="react"), generator=NeverFinishes(tool="no_such_tool"),
+                  tools=_broken_registry())
+    events = list(agent.stream("anything at all?"))
+    obs = [e for e in events if e.kind == "observation"]
+    assert obs and not obs[0].data["ok"] and "no_such_tool" in obs[0].data["content"]
+    assert events[-1].answer.status == AnswerStatus.abstained
+
+
+def test_no_evidence_abstains_without_calling_the_generator():
+    agent = Agent([], Settings(), generator=MustNotBeCalled())
+    answer = agent.ask("What is the maximum daily dose of Veltrazine?")
+    assert answer.status == AnswerStatus.abstained and answer.abstain_reason == "no_relevant_evidence"
+    assert [t.stage for t in answer.trace][:2] == ["retrieve", "rerank"]
+
+
+def test_bad_questions_are_typed_errors():
+    agent = Agent([], Settings(), generator=MustNotBeCalled())
+    with pytest.raises(InvalidQuestionError):
+        agent.ask("   ")
+    with pytest.raises(InvalidQuestionError):
+        agent.ask("why? " * 2000)
+
+
+def test_graph_is_exposed_and_lists_the_pipeline_nodes():
+    agent = Agent([], Settings(), generator=MustNotBeCalled())
+    nodes = set(agent.graph.get_graph().nodes)
+    assert {"route", "plan", "act", "tool", "retrieve", "rerank", "answer", "verify", "reflect", "abstain",
+            "finalize"} <= nodes

@@ -34,11 +34,21 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        import torch
+
         with self._lock:
-            vecs = self._model.encode(
-                list(texts), batch_size=batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
-            )
+            # A single query is latency-bound: one thread avoids oversubscription stalls (20 ms vs 100s of
+            # ms when the CPU is busy); batches keep torch's default parallelism for throughput.
+            threads = torch.get_num_threads()
+            if len(texts) <= 4:
+                torch.set_num_threads(1)
+            try:
+                vecs = self._model.encode(
+                    list(texts), batch_size=batch_size, normalize_embeddings=True,
+                    convert_to_numpy=True, show_progress_bar=False,
+                )
+            finally:
+                torch.set_num_threads(threads)
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
 

@@ -11,23 +11,23 @@ from agentkit.answer.verify import LexicalVerifier, LLMVerifier
 from agentkit.settings import Settings
 
 
-def _no_reranker(c: "Components"):
+def _no_reranker(c: Components):
     return None
 
 
-def _embedding_reranker(c: "Components"):
+def _embedding_reranker(c: Components):
     from agentkit.retrieve.rerank import EmbeddingReranker
 
     return EmbeddingReranker(c.embedder)
 
 
-def _llm_reranker(c: "Components"):
+def _llm_reranker(c: Components):
     from agentkit.retrieve.llm_rerank import LLMReranker
 
     return LLMReranker(c.generator)
 
 
-RERANKERS: dict[str, Callable[["Components"], Any]] = {
+RERANKERS: dict[str, Callable[[Components], Any]] = {
     "none": _no_reranker,
     "embedding": _embedding_reranker,
     "llm": _llm_reranker,

@@ -7,6 +7,7 @@ resolves to a verbatim span (``Document.text[start:end] == quote``) by construct
 from __future__ import annotations
 
 import re
+
 import numpy as np
 from pydantic import BaseModel, Field
 
@@ -55,7 +56,7 @@ class EvidenceSet(BaseModel):
             seen.setdefault(s.doc_id)
         return list(seen)
 
-    def for_doc(self, doc_id: str) -> "EvidenceSet":
+    def for_doc(self, doc_id: str) -> EvidenceSet:
         return EvidenceSet(passages=self.passages, sentences=[s for s in self.sentences if s.doc_id == doc_id])
 
     def render(self, with_metadata: bool = True) -> str:
@@ -148,8 +149,7 @@ def build_evidence(
 
 
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset("a an the of in on at to for by with and or is are was were be been what which who whom whose "
-                  "when where why how did does do from as that this it its".split())
+_STOP = frozenset(["a", "an", "the", "of", "in", "on", "at", "to", "for", "by", "with", "and", "or", "is", "are", "was", "were", "be", "been", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "do", "from", "as", "that", "this", "it", "its"])
 
 
 def content_words(text: str) -> set[str]:

@@ -8,10 +8,17 @@ from __future__ import annotations
 import json
 import math
 import time
+
 from pydantic import BaseModel, Field
 
-from agentkit.answer.conflicts import ConflictDecision, cluster_answers, decide, extract_per_document, normalize_answer
-from agentkit.answer.evidence import EvidenceSet, build_evidence, content_words
+from agentkit.answer.conflicts import (
+    ConflictDecision,
+    cluster_answers,
+    decide,
+    extract_per_document,
+    normalize_answer,
+)
+from agentkit.answer.evidence import EvidenceSet, content_words
 from agentkit.answer.prompts import INSUFFICIENT, answer_messages, answer_schema
 from agentkit.errors import GenerationError, InvalidQuestionError
 from agentkit.settings import Settings
@@ -254,6 +261,19 @@ def _titles(cites: list[Citation]) -> str:
     return ", ".join(f"“{t}”" for t in titles[:-1]) + f" and “{titles[-1]}”"
 
 
-__all__ = ["validate_question", "relevance", "merge_results", "Draft", "generate_draft", "parse_draft",
-           "VerifiedDraft", "verify_draft", "answer_is_grounded", "resolve_conflicts", "confidence_from",
-           "abstain", "conflict_answer", "INSUFFICIENT"]
+__all__ = [
+    "INSUFFICIENT",
+    "Draft",
+    "VerifiedDraft",
+    "abstain",
+    "answer_is_grounded",
+    "confidence_from",
+    "conflict_answer",
+    "generate_draft",
+    "merge_results",
+    "parse_draft",
+    "relevance",
+    "resolve_conflicts",
+    "validate_question",
+    "verify_draft",
+]

@@ -50,8 +50,8 @@ def test_schema_only_admits_shown_ids_and_is_bounded():
     assert item["properties"]["cite"]["items"]["enum"] == ["1", "2"]
     assert schema["properties"]["sentences"]["maxItems"] == 2
     assert item["properties"]["text"]["maxLength"] == 100
-    # property order is the generation order: the sentence is written before its citations
-    assert list(item["properties"]) == ["text", "cite"]
+    # property order is the generation order: evidence is selected, then the sentence is written
+    assert list(item["properties"]) == ["cite", "text"]
     assert list(schema["properties"]) == ["answer", "sentences"]
 
 

@@ -221,7 +221,7 @@ class LlamaCppGenerator:
             raise GenerationError(f"max_tokens must be >= 1, got {max_tokens}")
         if temperature < 0:
             raise GenerationError(f"temperature must be >= 0, got {temperature}")
-        grammar = _grammar_for(json.dumps(json_schema, sort_keys=True)) if json_schema is not None else None
+        grammar = _grammar_for(json.dumps(json_schema)) if json_schema is not None else None
         t0 = time.perf_counter()
         with self._m.lock:
             tokens, fmt = self._prompt(messages)

@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
 from agentkit.answer import grounded as G
-from agentkit.answer.conflicts import decide  # noqa: F401  (re-exported for users extending the graph)
 from agentkit.answer.evidence import EvidenceSet, build_evidence
 from agentkit.answer.prompts import CLOSED_BOOK_SYSTEM, NAIVE_SYSTEM, closed_book_schema
 from agentkit.graph import prompts as P
@@ -44,11 +42,6 @@ def _emit(kind: str, **data: Any) -> None:
         get_stream_writer()({"kind": kind, **data})
     except Exception:  # outside a streaming run there is no writer; events are optional
         pass
-
-
-def _timed(stage: str, fn: Callable[[], Any]) -> tuple[Any, float]:
-    t0 = time.perf_counter()
-    return fn(), time.perf_counter() - t0
 
 
 class GraphBuilder:

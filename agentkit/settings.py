@@ -70,7 +70,9 @@ class Settings(BaseSettings):
     verify: bool = True
     regenerate_unsupported: int = Field(1, ge=0, le=3)
     detect_conflicts: bool = True
-    conflict_max_docs: int = 6
+    conflict_max_docs: int = Field(4, description="documents asked for their own answer (one call each)")
+    conflict_relevance_margin: float = Field(
+        0.15, description="only documents whose relevance is within this of the best one are asked")
     max_question_chars: int = 2000
     confidence_weights: tuple[float, float, float, float] = Field(
         (-3.0, 2.0, 3.0, 1.0), description="logistic weights: bias, relevance, support, agreement (fitted on dev data)")

@@ -4,7 +4,16 @@ import json
 
 import pytest
 
-from agentkit.answer.conflicts import Cluster, DocAnswer, about_question, cluster_answers, decide, same_answer
+from agentkit.answer.conflicts import (
+    Cluster,
+    DocAnswer,
+    about_question,
+    cluster_answers,
+    conflict_documents,
+    decide,
+    is_comparison,
+    same_answer,
+)
 from agentkit.answer.evidence import build_evidence
 from agentkit.answer.grounded import Draft, answer_is_grounded, parse_draft, validate_question, verify_draft
 from agentkit.answer.prompts import answer_schema
@@ -118,6 +127,26 @@ def test_sources_about_other_entities_are_not_conflicts():
     q = "What is the maximum daily dose of Veltrazine?"
     assert about_question(q, "Veltrazine monograph: 40 mg")
     assert not about_question(q, "Paracetamol: adults may take up to 4 g per day")
+
+
+def _scored(doc_id, text, rel, title):
+    p = _passage(doc_id=doc_id, text=text, start=0, title=title)
+    return p.model_copy(update={"scores": {"rerank": rel}})
+
+
+def test_only_relevant_documents_about_the_question_are_asked_for_their_own_answer():
+    q = "What is the maximum daily dose of Veltrazine?"
+    passages = [_scored("a", "Veltrazine: the maximum daily dose is 40 mg.", 0.80, "Monograph"),
+                _scored("b", "Veltrazine: the maximum daily dose is 60 mg.", 0.72, "Press release"),
+                _scored("c", "Veltrazine tablets are white and round.", 0.50, "Leaflet"),  # far below the best
+                _scored("d", "Paracetamol: the maximum daily dose is 4 g.", 0.79, "Paracetamol")]  # other entity
+    ev = build_evidence(q, passages)
+    assert conflict_documents(q, ev, max_docs=4, margin=0.15) == ["a", "b"]
+    assert conflict_documents(q, ev, max_docs=1, margin=0.15) == []  # one document cannot conflict
+    # a comparison combines documents by design: different "answers" per document are expected
+    cmp_q = "Which has the higher maximum daily dose, Veltrazine or Paracetamol?"
+    assert is_comparison(cmp_q) and not is_comparison(q)
+    assert conflict_documents(cmp_q, build_evidence(cmp_q, passages), max_docs=4, margin=0.15) == []
 
 
 def test_question_validation():

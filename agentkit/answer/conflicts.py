@@ -14,7 +14,7 @@ import re
 import string
 from dataclasses import dataclass, field
 
-from agentkit.answer.evidence import EvidenceSet
+from agentkit.answer.evidence import EvidenceSet, best_covering, content_words
 from agentkit.answer.prompts import extract_messages, extract_schema
 from agentkit.errors import GenerationError
 from agentkit.types import Citation, ConflictCandidate
@@ -116,36 +116,67 @@ def about_question(question: str, text: str) -> bool:
     return any(t in low for t in terms)
 
 
-def extract_per_document(generator, question: str, evidence: EvidenceSet, max_docs: int, max_tokens: int = 48):
+_COMPARISON = re.compile(r"\b(or|both|same|either|neither|than)\b", re.IGNORECASE)
+
+
+def is_comparison(question: str) -> bool:
+    """"Were A and B of the same nationality?", "Which is older, A or B?": the answer combines documents,
+    so documents answering differently is expected, not a conflict."""
+    return bool(_COMPARISON.search(question)) and len(key_terms(question)) >= 2
+
+
+def conflict_documents(question: str, evidence: EvidenceSet, max_docs: int, margin: float) -> list[str]:
+    """The documents worth asking for their own answer (each costs one model call): about the question's
+    names, nearly as relevant as the best document, at most ``max_docs``. Fewer than two: no conflict check."""
+    if is_comparison(question):
+        return []
+    ranked = evidence.doc_relevance()
+    if not ranked:
+        return []
+    top = next(iter(ranked.values()))
+    chosen = []
+    for doc_id, rel in ranked.items():
+        if rel < top - margin or len(chosen) >= max_docs:
+            break
+        sub = evidence.for_doc(doc_id)
+        title = evidence.passages[sub.sentences[0].passage_index].title
+        if about_question(question, title + " " + " ".join(s.text for s in sub.sentences)):
+            chosen.append(doc_id)
+    return chosen if len(chosen) >= 2 else []
+
+
+def extract_per_document(generator, question: str, evidence: EvidenceSet, doc_ids: list[str], max_tokens: int = 48,
+                         sentences_per_doc: int = 3):
     """One constrained call per document; returns (answers, prompt_tokens, completion_tokens)."""
     results: list[DocAnswer] = []
     ptoks = ctoks = 0
-    for doc_id in evidence.doc_ids()[:max_docs]:
+    for doc_id in doc_ids:
         sub = evidence.for_doc(doc_id)
         if not sub.sentences:
             continue
-        passage = evidence.passages[sub.sentences[0].passage_index]
-        if not about_question(question, passage.title + " " + " ".join(s.text for s in sub.sentences)):
-            continue
+        # The sentences nearest the question carry this document's answer; the rest would only be prefilled.
+        best = {s.id for s in best_covering(question, sub, max_sentences=sentences_per_doc)} or {sub.ids[0]}
+        sub = EvidenceSet(passages=sub.passages, sentences=[s for s in sub.sentences if s.id in best])
         try:
-            comp = generator.chat(extract_messages(question, sub.render()), json_schema=extract_schema(sub.ids),
+            comp = generator.chat(extract_messages(question, sub.render()), json_schema=extract_schema(),
                                   max_tokens=max_tokens)
         except GenerationError:
             continue  # garbage from one document's call costs that document's vote, nothing else
         ptoks += comp.prompt_tokens
         ctoks += comp.completion_tokens
         try:
-            data = json.loads(comp.text)
-        except ValueError:
-            continue  # garbage from one document's call costs that document's vote, nothing else
-        answer = str(data.get("answer", "")).strip()
+            answer = str(json.loads(comp.text).get("answer", "")).strip()
+        except (ValueError, AttributeError):
+            continue
         if normalize_answer(answer) in _NONE:
             continue
-        cites = [s.citation() for sid in dict.fromkeys(data.get("cite") or []) if (s := sub.by_id(str(sid)))]
-        if not cites:
-            cites = [sub.sentences[0].citation()]
+        required = None if normalize_answer(answer) in ("yes", "no") else content_words(answer)
+        stating = best_covering(f"{question} {answer}", sub, max_sentences=1, required=required)
+        if not stating:
+            continue  # the document does not state what the model says it does
         meta = evidence.passages[sub.sentences[0].passage_index].metadata
-        results.append(DocAnswer(doc_id, answer, cites, date=_s(meta.get("date")), authority=_s(meta.get("authority"))))
+        results.append(DocAnswer(doc_id, answer, [s.citation() for s in stating],
+                                 date=_s(meta.get("date")), authority=_s(meta.get("authority"))))
     return results, ptoks, ctoks
 
 

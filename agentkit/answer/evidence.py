@@ -18,6 +18,11 @@ from agentkit.types import Citation, ScoredPassage
 _DATA_ESCAPES = str.maketrans({"<": "‹", ">": "›"})
 
 
+def relevance(p: ScoredPassage) -> float:
+    """The score abstention thresholds apply to: the reranker's if it ran, else dense cosine."""
+    return float(p.scores.get("rerank", p.scores.get("dense", 0.0)))
+
+
 class EvidenceSentence(BaseModel):
     id: str
     passage_index: int
@@ -55,6 +60,14 @@ class EvidenceSet(BaseModel):
         for s in self.sentences:
             seen.setdefault(s.doc_id)
         return list(seen)
+
+    def doc_relevance(self) -> dict[str, float]:
+        """Each shown document's best passage relevance, best document first."""
+        best: dict[str, float] = {}
+        for s in self.sentences:
+            r = relevance(self.passages[s.passage_index])
+            best[s.doc_id] = max(best.get(s.doc_id, r), r)
+        return dict(sorted(best.items(), key=lambda kv: -kv[1]))
 
     def for_doc(self, doc_id: str) -> EvidenceSet:
         return EvidenceSet(passages=self.passages, sentences=[s for s in self.sentences if s.doc_id == doc_id])
@@ -165,3 +178,35 @@ def _sentence_scores(question: str, sentences: list[str], embed) -> np.ndarray:
     vecs = embed.encode([question] + sentences)
     cos = vecs[1:] @ vecs[0]
     return cos.astype(np.float32) + 0.5 * lexical
+
+
+def best_covering(claim: str, evidence: EvidenceSet, max_sentences: int = 2,
+                  required: set[str] | None = None) -> list:
+    """The evidence sentences sharing the most content words with the claim (greedy set cover).
+
+    ``required``: words (an extracted answer's) that the first sentence must share; none sharing any: [].
+    """
+    words = content_words(claim)
+    chosen, covered = [], set()
+    if required:
+        def key(s):
+            w = content_words(s.text)
+            return len(required & w), len(words & w)
+        first = max(evidence.sentences, key=key, default=None)
+        if first is None or not required & content_words(first.text):
+            return []
+        chosen.append(first)
+        covered |= content_words(first.text)
+    while len(chosen) < max_sentences:
+        best, gain = None, 0
+        for s in evidence.sentences:
+            if s in chosen:
+                continue
+            g = len((words - covered) & content_words(s.text))
+            if g > gain:
+                best, gain = s, g
+        if best is None:
+            break
+        chosen.append(best)
+        covered |= content_words(best.text)
+    return chosen

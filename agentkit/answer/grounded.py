@@ -14,11 +14,12 @@ from pydantic import BaseModel, Field
 from agentkit.answer.conflicts import (
     ConflictDecision,
     cluster_answers,
+    conflict_documents,
     decide,
     extract_per_document,
     normalize_answer,
 )
-from agentkit.answer.evidence import EvidenceSet, content_words
+from agentkit.answer.evidence import EvidenceSet, best_covering, content_words, relevance
 from agentkit.answer.prompts import INSUFFICIENT, answer_messages, answer_schema
 from agentkit.errors import GenerationError, InvalidQuestionError
 from agentkit.settings import Settings
@@ -38,11 +39,6 @@ def validate_question(question: str, settings: Settings) -> str:
     return q
 
 
-def relevance(p: ScoredPassage) -> float:
-    """The score abstention thresholds apply to: the reranker's if it ran, else dense cosine."""
-    return float(p.scores.get("rerank", p.scores.get("dense", 0.0)))
-
-
 def merge_results(results: list[list[ScoredPassage]], k: int) -> list[ScoredPassage]:
     """Results from several corpora: their fused RRF scores share one scale, so sort and cut."""
     merged = [p for r in results for p in r]
@@ -55,7 +51,10 @@ class Draft(BaseModel):
     sentences: list[tuple[str, list[str]]] = Field(default_factory=list)  # (text, cited evidence ids)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
     seconds: float = 0.0
+    prefill_seconds: float | None = None
+    decode_seconds: float | None = None
     parse_error: str | None = None
 
     @property
@@ -91,6 +90,8 @@ def generate_draft(generator, question: str, evidence: EvidenceSet, settings: Se
         return Draft(answer="", parse_error=str(exc), seconds=time.perf_counter() - t0)
     draft = parse_draft(comp.text, set(ids))
     draft.prompt_tokens, draft.completion_tokens = comp.prompt_tokens, comp.completion_tokens
+    draft.cached_tokens = comp.cached_tokens
+    draft.prefill_seconds, draft.decode_seconds = comp.prefill_seconds, comp.decode_seconds
     draft.seconds = time.perf_counter() - t0
     return draft
 
@@ -172,25 +173,6 @@ def _support(verifier, items) -> list[float]:
     return out
 
 
-def best_covering(claim: str, evidence: EvidenceSet, max_sentences: int = 2) -> list:
-    """The evidence sentences sharing the most content words with the claim (greedy set cover)."""
-    words = content_words(claim)
-    chosen, covered = [], set()
-    for _ in range(max_sentences):
-        best, gain = None, 0
-        for s in evidence.sentences:
-            if s in chosen:
-                continue
-            g = len((words - covered) & content_words(s.text))
-            if g > gain:
-                best, gain = s, g
-        if best is None:
-            break
-        chosen.append(best)
-        covered |= content_words(best.text)
-    return chosen
-
-
 def answer_is_grounded(answer: str, sentences: list[AnswerSentence]) -> bool:
     """The short answer must be stated by the verified sentences or their quotes (yes/no excepted)."""
     norm = normalize_answer(answer)
@@ -209,7 +191,8 @@ def answer_is_grounded(answer: str, sentences: list[AnswerSentence]) -> bool:
 
 def resolve_conflicts(generator, question: str, evidence: EvidenceSet, settings: Settings):
     t0 = time.perf_counter()
-    answers, ptoks, ctoks = extract_per_document(generator, question, evidence, settings.conflict_max_docs)
+    docs = conflict_documents(question, evidence, settings.conflict_max_docs, settings.conflict_relevance_margin)
+    answers, ptoks, ctoks = extract_per_document(generator, question, evidence, docs)
     decision = decide(cluster_answers(answers))
     step = TraceStep(stage="conflicts", seconds=time.perf_counter() - t0, prompt_tokens=ptoks, completion_tokens=ctoks,
                      detail={"documents": len(answers), "clusters": [[c.answer, c.support] for c in decision.clusters],

@@ -27,6 +27,7 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
 from agentkit.answer import grounded as G
+from agentkit.answer.conflicts import conflict_documents
 from agentkit.answer.evidence import EvidenceSet, build_evidence
 from agentkit.answer.prompts import CLOSED_BOOK_SYSTEM, NAIVE_SYSTEM, closed_book_schema
 from agentkit.graph import prompts as P
@@ -141,12 +142,10 @@ class GraphBuilder:
                 update["answer"] = ans
                 return update
         if decision.kind in ("majority", "metadata") and decision.winner is not None:
-            keep = {m.doc_id for m in decision.winner.members}
             # dissenting documents leave the evidence so the answer cannot repeat them as fact
+            dissent = {m.doc_id for c in decision.clusters if c is not decision.winner for m in c.members}
             update["evidence"] = EvidenceSet(passages=evidence.passages,
-                                             sentences=[s for s in evidence.sentences if s.doc_id in keep
-                                                        or s.doc_id not in {m.doc_id for c in decision.clusters
-                                                                            for m in c.members}])
+                                             sentences=[s for s in evidence.sentences if s.doc_id not in dissent])
             update["conflict_note"] = decision.note
             update["conflict_candidates"] = [c.candidate(note=decision.note) for c in decision.clusters]
         return update
@@ -164,7 +163,10 @@ class GraphBuilder:
         return {"draft": draft, "attempts": state.get("attempts", 0) + 1,
                 "trace": [TraceStep(stage="generate", seconds=draft.seconds, prompt_tokens=draft.prompt_tokens,
                                     completion_tokens=draft.completion_tokens,
-                                    detail={"answer": draft.answer, "parse_error": draft.parse_error})]}
+                                    detail={"answer": draft.answer, "parse_error": draft.parse_error,
+                                            "cached_tokens": draft.cached_tokens,
+                                            "prefill_seconds": draft.prefill_seconds,
+                                            "decode_seconds": draft.decode_seconds})]}
 
     def verify(self, state: AgentState) -> dict:
         draft = state["draft"]
@@ -329,7 +331,8 @@ class GraphBuilder:
         ranked = state.get("ranked") or []
         if not ranked or not state["evidence"].sentences or G.relevance(ranked[0]) < self.s.abstain_threshold:
             return "abstain"
-        if self.s.detect_conflicts and len(state["evidence"].doc_ids()) >= 2:
+        if self.s.detect_conflicts and conflict_documents(state["question"], state["evidence"],
+                                                          self.s.conflict_max_docs, self.s.conflict_relevance_margin):
             return "conflicts"
         return "answer"
 

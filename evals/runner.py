@@ -40,6 +40,7 @@ from evals.metrics import (
     answer_scores,
     citation_doc_precision,
     citation_doc_recall,
+    conflict_handled,
     cited_sentences,
     crag_outcome,
     misinformation_as_sole_answer,
@@ -77,6 +78,8 @@ class RunConfig(BaseModel):
     out: Path
     preset: str = "default"
     faithfulness: int = Field(0, ge=0, description="ragas faithfulness on the first N answered questions")
+    pool: int | None = Field(None, ge=1, description="index the documents of the first N questions (pooled suites)")
+    drop_gold: bool = Field(False, description="remove the questions' gold documents: every answer should abstain")
     command: str = ""
     progress: bool = True
 
@@ -106,21 +109,51 @@ def load_corpus_suite(name: str, questions_path: Path | None = None) -> Benchmar
     return Benchmark(name=name, documents=result.documents, questions=questions)
 
 
-def load_suite(suite: str, data: Path | None = None, limit: int | None = None, seed: int | None = None) -> Benchmark:
+def load_suite(suite: str, data: Path | None = None, limit: int | None = None, seed: int | None = None,
+               pool: int | None = None, drop_gold: bool = False) -> Benchmark:
     """Questions and documents of a suite; with ``seed`` the questions are shuffled before limiting, and the
-    documents are cut down to the kept questions' pools (``Benchmark.limit``)."""
+    documents are cut down to the kept questions' pools (``Benchmark.limit``).
+
+    ``pool``: the index holds the documents of the first ``pool`` questions (at least the kept ones), so a
+    few HotpotQA questions are asked over ~1000 pooled paragraphs. ``drop_gold``: the kept questions' gold
+    documents leave the index and the questions become unanswerable (the missing-evidence abstention test).
+    """
     if suite in corpus_names():
         bench = load_corpus_suite(suite, data)
     elif suite in LOADERS:
         # Without a seed the loader's own limit reads just the file's head (fast on the full upstream files).
-        bench = load_benchmark(suite, data, limit=None if seed is not None else limit)
+        head = None if seed is not None or limit is None else max(limit, pool or 0)
+        bench = load_benchmark(suite, data, limit=head)
     else:
         raise BenchmarkFormatError(suite, f"unknown suite; choose one of {', '.join(suite_names())}")
     if seed is not None:
         questions = list(bench.questions)
         random.Random(seed).shuffle(questions)
         bench = Benchmark(name=bench.name, documents=bench.documents, questions=questions)
-    return bench.limit(limit)
+    kept = bench.limit(limit)
+    if pool is not None and pool > len(kept.questions):
+        pooled = bench.limit(pool)
+        ids = {d.id for d in kept.documents}
+        kept = Benchmark(name=bench.name, questions=kept.questions,
+                         documents=kept.documents + [d for d in pooled.documents if d.id not in ids])
+    if drop_gold:
+        kept = without_gold(kept)
+    return kept
+
+
+def without_gold(bench: Benchmark) -> Benchmark:
+    """The benchmark minus every question's gold documents; its questions become unanswerable (their
+    original answers stay in ``metadata["answers_with_gold"]``). Questions without gold evidence are dropped."""
+    questions = [q for q in bench.questions if q.evidence and q.answerable]
+    gold = {e.doc_id for q in questions for e in q.evidence}
+    return Benchmark(
+        name=bench.name,
+        documents=[d for d in bench.documents if d.id not in gold],
+        questions=[q.model_copy(update={"answers": [], "type": "unanswerable", "evidence": [], "doc_ids": [
+            d for d in q.doc_ids if d not in gold], "metadata": {**q.metadata, "answers_with_gold": q.answers,
+                                                                 "supporting_facts": None}})
+                   for q in questions],
+    )
 
 
 # ---------------------------------------------------------------------------------------------- index
@@ -317,6 +350,9 @@ def score_question(question: Question, answer: Answer | None, documents: Mapping
         "misinformation_sole": float(misinformation_as_sole_answer(listed, question.answers, question.wrong_answers))
         if conflicting else None,
         "conflict_flag": float(answer is not None and answer.status == AnswerStatus.conflict) if conflicting else None,
+        "conflict_handled": float(conflict_handled(listed, question.answers, question.wrong_answers, question.resolution,
+                                                   explained=bool(answer is not None and answer.note)))
+        if conflicting else None,
         "numeric": float(numeric[0]) if numeric is not None else None,
         "numeric_value": float(numeric[1]) if numeric is not None else None,
         **cost,
@@ -504,7 +540,7 @@ def run(
         raise ValueError(f"unknown strategy {', '.join(unknown)}; choose from {', '.join(STRATEGIES)}")
     settings = settings or Settings.from_preset(config.preset)
     if bench is None:
-        bench = load_suite(config.suite, config.data, config.limit, config.seed)
+        bench = load_suite(config.suite, config.data, config.limit, config.seed, config.pool, config.drop_gold)
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
     corpus = None

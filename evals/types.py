@@ -6,7 +6,7 @@ answer with two accepted spellings, ``[["red"], ["blue"]]`` requires both, ``[]`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +31,10 @@ class Question(BaseModel):
     evidence: list[GoldEvidence] = Field(default_factory=list)
     corpus: str = ""
     doc_ids: list[str] = Field(default_factory=list, description="this question's own context pool, if any")
+    resolution: str | None = Field(
+        None, description="conflicting questions: the answer that document metadata settles on, if any")
+    resolution_rule: Literal["date", "authority"] | None = Field(
+        None, description="which metadata settles it: the newer source, or the more authoritative one")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @property

@@ -312,6 +312,23 @@ def test_per_question_pools_keep_only_the_chosen_questions_documents():
     assert {d.id for d in bench.documents} == {i for q in bench.questions for i in q.doc_ids}
 
 
+HOTPOT_DIR = REPO.parent / "shared" / "data" / "hotpotqa"
+
+
+@pytest.mark.skipif(not HOTPOT_DIR.is_dir(), reason="HotpotQA slice not present under ../shared/data")
+def test_pool_widens_the_index_and_drop_gold_removes_every_gold_document():
+    few = load_suite("hotpotqa", limit=3)
+    pooled = load_suite("hotpotqa", limit=3, pool=20)
+    assert [q.id for q in pooled.questions] == [q.id for q in few.questions]
+    assert len(pooled.documents) > 5 * len(few.documents) and {d.id for d in few.documents} <= {
+        d.id for d in pooled.documents}
+    missing = load_suite("hotpotqa", limit=3, pool=20, drop_gold=True)
+    gold = {e.doc_id for q in pooled.questions for e in q.evidence}
+    assert gold and not gold & {d.id for d in missing.documents}
+    assert all(not q.answerable and q.metadata["answers_with_gold"] for q in missing.questions)
+    assert len(missing.documents) == len(pooled.documents) - len(gold)
+
+
 def test_unknown_suite_and_strategy_are_clear_errors(capsys):
     assert main(["run", "nosuchsuite", "--limit", "1"]) == 2
     assert "unknown suite" in capsys.readouterr().err

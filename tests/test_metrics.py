@@ -11,6 +11,7 @@ from agentkit.errors import GenerationError
 from agentkit.generate.llm import Completion
 from agentkit.types import Citation, Document, TraceStep
 from evals.metrics import (
+    conflict_handled,
     CostRecord,
     abstention_scores,
     alce_citation_scores,
@@ -202,6 +203,16 @@ def test_ramdocs_exact_match_and_misinformation_flag():
     two = [["American football"], ["baseball"]]
     assert not ramdocs_exact_match(["American football"], two, [])
     assert ramdocs_exact_match(["American football", "Baseball"], two, [])
+
+
+def test_conflict_handled_accepts_both_sides_or_the_metadata_resolution_with_its_reason():
+    gold = [["NOK 1,284.6 million", "1,284.6"], ["NOK 1,291.0 million", "1,291.0"]]
+    both = ["NOK 1,284.6 million", "NOK 1,291.0 million"]
+    assert conflict_handled(both, gold, [], resolution="1,284.6")
+    assert conflict_handled("NOK 1,284.6 million", gold, [], resolution="1,284.6", explained=True)
+    assert not conflict_handled("NOK 1,284.6 million", gold, [], resolution="1,284.6", explained=False)  # silent pick
+    assert not conflict_handled("NOK 1,291.0 million", gold, [], resolution="1,284.6", explained=True)  # wrong side
+    assert not conflict_handled("NOK 1,284.6 million", gold, [], resolution=None, explained=True)
 
 
 def test_conflict_scores_means():

@@ -12,7 +12,13 @@ from evals.metrics.citations import (
     quote_verbatim_rate,
     supporting_fact_scores,
 )
-from evals.metrics.conflict import conflict_scores, misinformation_as_sole_answer, names, ramdocs_exact_match
+from evals.metrics.conflict import (
+    conflict_handled,
+    conflict_scores,
+    misinformation_as_sole_answer,
+    names,
+    ramdocs_exact_match,
+)
 from evals.metrics.cost import CostRecord, cost_summary, percentile
 
 __all__ = [
@@ -38,6 +44,7 @@ __all__ = [
     "percentile",
     "quote_verbatim_rate",
     "ramdocs_exact_match",
+    "conflict_handled",
     "reliability_bins",
     "supporting_fact_scores",
 ]

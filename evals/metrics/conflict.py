@@ -60,3 +60,18 @@ def conflict_scores(
         "gold_recall": sum(recall) / len(recall) if recall else None,
         "misinfo_sole_rate": sum(misinformation_as_sole_answer(p, g, w) for p, g, w in rows) / n,
     }
+
+
+def conflict_handled(
+    prediction: str | Sequence[str], gold_answers: Sequence[Aliases], wrong_answers: Sequence[str],
+    resolution: str | None = None, explained: bool = False,
+) -> bool:
+    """A conflict handled well: every side reported (RAMDocs EM), or, where document metadata settles it
+    (``resolution``), that answer alone with the reason stated (``explained``: the answer carries a note)."""
+    if ramdocs_exact_match(prediction, gold_answers, wrong_answers):
+        return True
+    if not resolution or not explained or not names(prediction, resolution):
+        return False
+    aliases = [[g] if isinstance(g, str) else list(g) for g in gold_answers]
+    others = [g for g in aliases if not names(resolution, g) and not any(names(a, resolution) for a in g)]
+    return not any(names(prediction, g) for g in others) and not any(names(prediction, w) for w in wrong_answers)

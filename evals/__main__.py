@@ -66,7 +66,26 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("smoke", help=f"{SMOKE_QUESTIONS} questions of every suite, fast preset, end to end")
     s.add_argument("--out", type=Path, default=DEFAULT_OUT / "smoke", help="output folder")
     s.add_argument("--limit", type=int, default=SMOKE_QUESTIONS, help="questions per suite")
+    c = sub.add_parser("calibrate", help="fit the confidence weights on finished runs; report cross-validated ECE")
+    c.add_argument("outs", nargs="+", type=Path, help="run folders (each with results.jsonl)")
+    c.add_argument("--strategy", action="extend", nargs="+", dest="strategies", metavar="S",
+                   help="only these strategies' answers (default: all)")
+    c.add_argument("--folds", type=int, default=5)
+    c.add_argument("--json", type=Path, help="also write the result here")
     return parser
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from evals.calibrate import calibrate
+
+    for out in args.outs:
+        if not (out / RESULTS_FILE).is_file():
+            raise ValueError(f"{out / RESULTS_FILE} does not exist")
+    res = calibrate(args.outs, args.strategies, args.folds)
+    print(json.dumps(res, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2))
+    return 0
 
 
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -152,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "smoke":
             return smoke(args, argv)
+        if args.command == "calibrate":
+            return _calibrate(args)
         return _run(args, argv)
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))

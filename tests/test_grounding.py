@@ -90,6 +90,28 @@ def test_verification_keeps_supported_drops_unsupported_and_repairs_neighbour_ci
     assert not answer_is_grounded("Zoravir", v.sentences)
 
 
+TABLE_DOC = ("The table below presents total net sales by contract type (in millions):\n\n"
+             "| Contract type | 2019 | 2018 |\n|---|---|---|\n| Total net sales | 1,496.5 | 1,301.2 |\n")
+
+
+def test_a_short_answer_stated_only_in_an_uncited_table_row_gets_that_row_as_citation():
+    from agentkit.answer.grounded import VerifiedDraft, cite_short_answer
+    from agentkit.types import AnswerSentence
+
+    q = "What is the amount of total net sales in 2019?"
+    ev = build_evidence(q, [_passage(doc_id="sales", text=TABLE_DOC, start=0, title="Sales")], max_sentences=10)
+    caption = next(s for s in ev.sentences if "table below" in s.text)
+    v = VerifiedDraft(answer="1,496.5", sentences=[AnswerSentence(
+        text="The table below presents total net sales by contract type.", citations=[caption.citation()], support=1)])
+    assert not answer_is_grounded("1,496.5", v.sentences)
+    fixed = cite_short_answer(q, v, ev, LexicalVerifier(), Settings())
+    assert answer_is_grounded("1,496.5", fixed.sentences)
+    assert any("1,496.5" in c.quote for c in fixed.sentences[0].citations)
+    # a number no evidence sentence states is never made to look cited
+    wrong = v.model_copy(update={"answer": "1,452.4"})
+    assert cite_short_answer(q, wrong, ev, LexicalVerifier(), Settings()) == wrong
+
+
 def test_lexical_tier_never_waves_through_a_changed_number():
     ev = ["The maximum daily dose is 40 mg."]
     assert lexical_support("The maximum daily dose is 40 mg.", ev) > 0.9

@@ -384,3 +384,22 @@ def test_ragas_faithfulness_with_the_local_generator():
         ["Paris is the capital and the largest city of France."],
     )
     assert not math.isnan(score) and score >= 0.5
+
+
+def test_calibration_fit_recovers_a_monotone_signal_and_cross_validates():
+    import numpy as np
+
+    from evals.calibrate import cross_validated, fit, predict, signals
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, size=(400, 3))
+    y = (rng.uniform(0, 1, 400) < 1 / (1 + np.exp(-(-2 + 4 * x[:, 1])))).astype(float)  # only support matters
+    w = fit(x, y, l2=0.1)
+    assert w[2] > 2.5 and abs(w[1]) < 1 and abs(w[3]) < 1
+    oof = cross_validated(x, y, folds=5)
+    assert ece(oof.tolist(), y.tolist()) < 0.1 and np.all((oof > 0) & (oof < 1))
+    assert predict(w, np.array([[0.5, 1.0, 0.5]]))[0] > predict(w, np.array([[0.5, 0.0, 0.5]]))[0]
+    answer = {"status": "answered", "sentences": [{"support": 0.9}, {"support": 0.7}],
+              "trace": [{"stage": "rerank", "detail": {"best": 0.6}}], "conflicts": [{"support": 3}, {"support": 1}]}
+    assert signals(answer) == (0.6, 0.8, 0.75)
+    assert signals({"status": "abstained", "sentences": []}) is None

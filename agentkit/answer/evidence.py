@@ -180,11 +180,20 @@ def _sentence_scores(question: str, sentences: list[str], embed) -> np.ndarray:
     return cos.astype(np.float32) + 0.5 * lexical
 
 
+def states(required: set[str], text: str) -> bool:
+    """Whether ``text`` states an answer given as its content words: every number in it, and at least
+    two thirds of its other words."""
+    have = content_words(text)
+    numbers = {w for w in required if w.isdigit()}
+    others = required - numbers
+    return numbers <= have and (not others or len(others & have) / len(others) >= 2 / 3)
+
+
 def best_covering(claim: str, evidence: EvidenceSet, max_sentences: int = 2,
                   required: set[str] | None = None) -> list:
     """The evidence sentences sharing the most content words with the claim (greedy set cover).
 
-    ``required``: words (an extracted answer's) that the first sentence must share; none sharing any: [].
+    ``required``: an answer's content words; the first sentence must state them (``states``), else [].
     """
     words = content_words(claim)
     chosen, covered = [], set()
@@ -193,7 +202,7 @@ def best_covering(claim: str, evidence: EvidenceSet, max_sentences: int = 2,
             w = content_words(s.text)
             return len(required & w), len(words & w)
         first = max(evidence.sentences, key=key, default=None)
-        if first is None or not required & content_words(first.text):
+        if first is None or not states(required, first.text):
             return []
         chosen.append(first)
         covered |= content_words(first.text)

@@ -189,6 +189,24 @@ def answer_is_grounded(answer: str, sentences: list[AnswerSentence]) -> bool:
     return len(words & pool) / len(words) >= 0.5
 
 
+def cite_short_answer(question: str, verified: VerifiedDraft, evidence: EvidenceSet, verifier,
+                      settings: Settings) -> VerifiedDraft:
+    """The sentences are supported but none of their citations states the short answer (a small model
+    often cites a table's caption, not its row): add the evidence sentence that states it, if the verifier
+    agrees that it answers the question. Still an id the model was shown, still verified."""
+    words = content_words(verified.answer)
+    stating = best_covering(f"{question} {verified.answer}", evidence, max_sentences=1, required=words)
+    if not words or not stating:
+        return verified
+    p = _support(verifier, [(f"{question} {verified.answer}", stating, [])])[0]
+    if p < settings.entailment_threshold:
+        return verified
+    first = verified.sentences[0]
+    cites = first.citations + [c for c in (s.citation() for s in stating) if c not in first.citations]
+    sentences = [first.model_copy(update={"citations": cites}), *verified.sentences[1:]]
+    return verified.model_copy(update={"sentences": sentences})
+
+
 def resolve_conflicts(generator, question: str, evidence: EvidenceSet, settings: Settings):
     t0 = time.perf_counter()
     docs = conflict_documents(question, evidence, settings.conflict_max_docs, settings.conflict_relevance_margin)
@@ -251,6 +269,7 @@ __all__ = [
     "abstain",
     "answer_is_grounded",
     "confidence_from",
+    "cite_short_answer",
     "conflict_answer",
     "generate_draft",
     "merge_results",

@@ -176,6 +176,8 @@ class GraphBuilder:
             v = G.verify_draft(draft, state["evidence"], self.c.verifier, self.s,
                                extra=state.get("computations") or [])
             if v.sentences and not G.answer_is_grounded(draft.answer, v.sentences):
+                v = G.cite_short_answer(state["question"], v, state["evidence"], self.c.verifier, self.s)
+            if v.sentences and not G.answer_is_grounded(draft.answer, v.sentences):
                 v = G.VerifiedDraft(answer=draft.answer, dropped=[s.text for s in v.sentences] +
                                     [f"(the short answer '{draft.answer}' is not stated by the cited evidence)"],
                                     seconds=v.seconds)

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     abstain_threshold: float = Field(0.2, description="abstain before generation when best rerank score is below")
     entailment_threshold: float = Field(0.5, description="min P(entailed) for a sentence to be emitted")
     verify: bool = True
+    answer_check_threshold: float = Field(
+        0.55, description="min P(the cited evidence answers the question with the short answer); 0 turns the "
+        "check off. Each sentence can be supported while the answer is about something else")
     regenerate_unsupported: int = Field(1, ge=0, le=3)
     detect_conflicts: bool = True
     conflict_max_docs: int = Field(4, description="documents asked for their own answer (one call each)")
@@ -134,6 +137,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "reranker": "embedding",
         "evidence_k": 4,
         "verify": False,
+        "answer_check_threshold": 0.0,
         "detect_conflicts": False,
         "regenerate_unsupported": 0,
     },

@@ -178,3 +178,31 @@ def test_question_validation():
         validate_question("   ", s)
     with pytest.raises(InvalidQuestionError, match="limit"):
         validate_question("x" * (s.max_question_chars + 1), s)
+
+
+class _FixedVerifier:
+    """Scores one claim shape: P(yes) for 'answers the question' claims, 1.0 for anything else."""
+
+    def __init__(self, p_answer: float):
+        self.p_answer = p_answer
+        self.claims: list[str] = []
+
+    def support(self, claims):
+        self.claims += [c for c, _ in claims]
+        return [self.p_answer if c.startswith("The answer to the question") else 1.0 for c, _ in claims]
+
+
+def test_supported_sentences_must_also_answer_the_question():
+    from agentkit.answer.grounded import VerifiedDraft, answers_question
+    from agentkit.types import AnswerSentence
+
+    ev = build_evidence("maximum daily dose of Veltrazine", [_passage()], max_sentences=10)
+    white = next(s for s in ev.sentences if "white" in s.text)
+    v = VerifiedDraft(answer="white", sentences=[AnswerSentence(text="Tablets are white.", citations=[white.citation()],
+                                                                support=0.97)])
+    q = "What is the maximum daily dose of Veltrazine?"
+    low = _FixedVerifier(0.2)
+    assert not answers_question(q, v, low, Settings())
+    assert low.claims == [f'The answer to the question "{q}" is white.']
+    assert answers_question(q, v, _FixedVerifier(0.9), Settings())
+    assert answers_question(q, v, _FixedVerifier(0.2), Settings(answer_check_threshold=0.0))  # check off

@@ -189,6 +189,16 @@ def answer_is_grounded(answer: str, sentences: list[AnswerSentence]) -> bool:
     return len(words & pool) / len(words) >= 0.5
 
 
+def answers_question(question: str, verified: VerifiedDraft, verifier, settings: Settings) -> bool:
+    """Every sentence can be entailed by its citation while the short answer is about something else (a
+    copied fact about a neighbouring entity). The cited quotes together must answer the question with it."""
+    if verifier is None or settings.answer_check_threshold <= 0:
+        return True
+    quotes = list(dict.fromkeys(c.quote for s in verified.sentences for c in s.citations))
+    claim = f'The answer to the question "{question}" is {verified.answer}.'
+    return verifier.support([(claim, quotes)])[0] >= settings.answer_check_threshold
+
+
 def cite_short_answer(question: str, verified: VerifiedDraft, evidence: EvidenceSet, verifier,
                       settings: Settings) -> VerifiedDraft:
     """The sentences are supported but none of their citations states the short answer (a small model
@@ -269,6 +279,7 @@ __all__ = [
     "abstain",
     "answer_is_grounded",
     "confidence_from",
+    "answers_question",
     "cite_short_answer",
     "conflict_answer",
     "generate_draft",

@@ -189,12 +189,14 @@ def answer_is_grounded(answer: str, sentences: list[AnswerSentence]) -> bool:
     return len(words & pool) / len(words) >= 0.5
 
 
-def answers_question(question: str, verified: VerifiedDraft, verifier, settings: Settings) -> bool:
+def answers_question(question: str, verified: VerifiedDraft, verifier, settings: Settings,
+                     extra: list[str] | None = None) -> bool:
     """Every sentence can be entailed by its citation while the short answer is about something else (a
-    copied fact about a neighbouring entity). The cited quotes together must answer the question with it."""
+    copied fact about a neighbouring entity). The cited quotes together (with any tool computations) must
+    answer the question with it."""
     if verifier is None or settings.answer_check_threshold <= 0:
         return True
-    quotes = list(dict.fromkeys(c.quote for s in verified.sentences for c in s.citations))
+    quotes = list(dict.fromkeys(c.quote for s in verified.sentences for c in s.citations)) + list(extra or [])
     claim = f'The answer to the question "{question}" is {verified.answer}.'
     return verifier.support([(claim, quotes)])[0] >= settings.answer_check_threshold
 

@@ -181,7 +181,8 @@ class GraphBuilder:
                 v = G.VerifiedDraft(answer=draft.answer, dropped=[s.text for s in v.sentences] +
                                     [f"(the short answer '{draft.answer}' is not stated by the cited evidence)"],
                                     seconds=v.seconds)
-            elif v.sentences and not G.answers_question(state["question"], v, self.c.verifier, self.s):
+            elif v.sentences and not G.answers_question(state["question"], v, self.c.verifier, self.s,
+                                                        extra=state.get("computations") or []):
                 v = G.VerifiedDraft(answer=draft.answer, dropped=[s.text for s in v.sentences] +
                                     [f"(the cited evidence does not show that '{draft.answer}' answers the question)"],
                                     seconds=v.seconds)

@@ -328,6 +328,8 @@ def score_question(question: Question, answer: Answer | None, documents: Mapping
     facts = question.metadata.get("supporting_facts")
     conflicting = is_conflicting(question)
     listed = prediction if isinstance(prediction, list) else ([prediction] if prediction else [])
+    # RAMDocs scores the whole response: the short answer(s) and the sentences that state them
+    response = listed + [s.text for s in answer.sentences] if answer is not None and listed else listed
     numeric = numeric_match("; ".join(listed), question) if question.corpus == "tatqa" else None
     cost = _cost(answer)
     return {
@@ -345,12 +347,12 @@ def score_question(question: Question, answer: Answer | None, documents: Mapping
         "quote_verbatim": quote_verbatim_rate(citations, documents),
         "sp_f1": supporting_fact_scores(cited_sentences(citations, documents), [tuple(f) for f in facts])["sp_f1"]
         if facts else None,
-        "conflict_em": float(ramdocs_exact_match(listed, question.answers, question.wrong_answers))
+        "conflict_em": float(ramdocs_exact_match(response, question.answers, question.wrong_answers))
         if conflicting else None,
-        "misinformation_sole": float(misinformation_as_sole_answer(listed, question.answers, question.wrong_answers))
+        "misinformation_sole": float(misinformation_as_sole_answer(response, question.answers, question.wrong_answers))
         if conflicting else None,
         "conflict_flag": float(answer is not None and answer.status == AnswerStatus.conflict) if conflicting else None,
-        "conflict_handled": float(conflict_handled(listed, question.answers, question.wrong_answers, question.resolution,
+        "conflict_handled": float(conflict_handled(response, question.answers, question.wrong_answers, question.resolution,
                                                    explained=bool(answer is not None and answer.note)))
         if conflicting else None,
         "numeric": float(numeric[0]) if numeric is not None else None,
@@ -435,6 +437,10 @@ def run_questions(
                              "pass another --out (or delete that file) to run this configuration")
     done = {(r["id"], r["strategy"]): r for r in reversed(existing)}  # first record of a pair wins
     documents = bench.document_map()
+    questions = {q.id: q for q in bench.questions}
+    for (qid, _), rec in done.items():  # rescored with the current metrics: no model call needed
+        if qid in questions and rec.get("answer") is not None and not rec.get("error"):
+            rec["metrics"] = score_question(questions[qid], Answer.model_validate(rec["answer"]), documents)
     todo = [(q, s) for s in strategies for q in bench.questions if (q.id, s) not in done]
     if len(todo) < len(bench.questions) * len(strategies):
         stderr.print(f"resuming: {len(bench.questions) * len(strategies) - len(todo)} finished answers reused "

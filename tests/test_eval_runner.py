@@ -132,6 +132,15 @@ def test_rerun_skips_finished_pairs_and_runs_only_new_ones(tmp_path):
     assert len(path.read_text().splitlines()) == 6
 
 
+def test_reused_answers_are_rescored_with_the_current_gold(tmp_path):
+    path = tmp_path / RESULTS_FILE
+    run_questions(BENCH, ["grounded"], scripted, path, progress=False)
+    fixed_gold = Benchmark(name="toy", documents=DOCS, questions=[
+        QUESTIONS[0], _q("q2", "What is the capital of Italy?", [["Rome"], ["Milan"]], ("misc",)), QUESTIONS[2]])
+    again = run_questions(fixed_gold, ["grounded"], lambda q, s: pytest.fail("asked again"), path, progress=False)
+    assert again[1]["metrics"]["citation_precision"] == 1.0  # misc is gold now; no model call was needed
+
+
 def test_torn_last_line_is_dropped_and_its_question_rerun(tmp_path):
     path = tmp_path / RESULTS_FILE
     run_questions(BENCH, ["grounded"], scripted, path, progress=False)
@@ -217,6 +226,11 @@ def test_conflict_report_is_scored_on_its_candidates():
     assert (m_both["conflict_flag"], m_both["conflict_em"], m_both["misinformation_sole"]) == (1.0, 0.0, 0.0)
     assert (m_misled["conflict_em"], m_misled["misinformation_sole"]) == (0.0, 1.0)
     assert (m_right["conflict_em"], m_right["conflict_flag"]) == (1.0, 0.0)
+    # RAMDocs scores the response: a gold "3,559 people" is named by the sentence "It is 3,559 people."
+    q_people = q.model_copy(update={"answers": [["3,559 people"]]})
+    short = Answer(question="?", status=AnswerStatus.answered, answer="3,559",
+                   sentences=[AnswerSentence(text="Broken Bow had 3,559 people in 2010.", citations=[])])
+    assert make_record(q_people, "grounded", "ramdocs", short, 1.0, {})["metrics"]["conflict_em"] == 1.0
 
 
 def test_supporting_facts_are_scored_from_cited_sentences():

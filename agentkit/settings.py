@@ -78,7 +78,11 @@ class Settings(BaseSettings):
         0.15, description="only documents whose relevance is within this of the best one are asked")
     max_question_chars: int = 2000
     confidence_weights: tuple[float, float, float, float] = Field(
-        (-3.0, 2.0, 3.0, 1.0), description="logistic weights: bias, relevance, support, agreement (fitted on dev data)")
+        (0.09, -0.09, 0.63, 0.19),
+        description="logistic weights: bias, relevance, support, agreement. Fitted with `python -m evals calibrate` "
+        "on 47 grounded dev answers (HotpotQA, RAMDocs, ConflictQA slices): cross-validated ECE 0.17 (hand-set "
+        "weights: 0.26); the signals separate right from wrong answers only weakly, so confidence stays near "
+        "the base rate")
 
     # agent loops
     strategy: Strategy = "grounded"

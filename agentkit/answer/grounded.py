@@ -189,16 +189,22 @@ def answer_is_grounded(answer: str, sentences: list[AnswerSentence]) -> bool:
     return len(words & pool) / len(words) >= 0.5
 
 
-def answers_question(question: str, verified: VerifiedDraft, verifier, settings: Settings,
-                     extra: list[str] | None = None) -> bool:
+def answer_check(question: str, verified: VerifiedDraft, verifier, settings: Settings,
+                 extra: list[str] | None = None) -> float | None:
     """Every sentence can be entailed by its citation while the short answer is about something else (a
-    copied fact about a neighbouring entity). The cited quotes together (with any tool computations) must
-    answer the question with it."""
+    copied fact about a neighbouring entity). P(the cited quotes, with any tool computations, answer the
+    question with the short answer); None when the check is off."""
     if verifier is None or settings.answer_check_threshold <= 0:
-        return True
+        return None
     quotes = list(dict.fromkeys(c.quote for s in verified.sentences for c in s.citations)) + list(extra or [])
     claim = f'The answer to the question "{question}" is {verified.answer}.'
-    return verifier.support([(claim, quotes)])[0] >= settings.answer_check_threshold
+    return float(verifier.support([(claim, quotes)])[0])
+
+
+def answers_question(question: str, verified: VerifiedDraft, verifier, settings: Settings,
+                     extra: list[str] | None = None) -> bool:
+    p = answer_check(question, verified, verifier, settings, extra)
+    return p is None or p >= settings.answer_check_threshold
 
 
 def cite_short_answer(question: str, verified: VerifiedDraft, evidence: EvidenceSet, verifier,
@@ -281,6 +287,7 @@ __all__ = [
     "abstain",
     "answer_is_grounded",
     "confidence_from",
+    "answer_check",
     "answers_question",
     "cite_short_answer",
     "conflict_answer",

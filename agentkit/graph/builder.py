@@ -170,6 +170,7 @@ class GraphBuilder:
 
     def verify(self, state: AgentState) -> dict:
         draft = state["draft"]
+        checked = None
         if draft.insufficient:
             v = G.VerifiedDraft(answer=draft.answer)
         else:
@@ -177,17 +178,20 @@ class GraphBuilder:
                                extra=state.get("computations") or [])
             if v.sentences and not G.answer_is_grounded(draft.answer, v.sentences):
                 v = G.cite_short_answer(state["question"], v, state["evidence"], self.c.verifier, self.s)
+            reason = None
             if v.sentences and not G.answer_is_grounded(draft.answer, v.sentences):
-                v = G.VerifiedDraft(answer=draft.answer, dropped=[s.text for s in v.sentences] +
-                                    [f"(the short answer '{draft.answer}' is not stated by the cited evidence)"],
-                                    seconds=v.seconds)
-            elif v.sentences and not G.answers_question(state["question"], v, self.c.verifier, self.s,
-                                                        extra=state.get("computations") or []):
-                v = G.VerifiedDraft(answer=draft.answer, dropped=[s.text for s in v.sentences] +
-                                    [f"(the cited evidence does not show that '{draft.answer}' answers the question)"],
+                reason = f"(the short answer '{draft.answer}' is not stated by the cited evidence)"
+            elif v.sentences:
+                checked = G.answer_check(state["question"], v, self.c.verifier, self.s,
+                                         extra=state.get("computations") or [])
+                if checked is not None and checked < self.s.answer_check_threshold:
+                    reason = f"(the cited evidence does not show that '{draft.answer}' answers the question)"
+            if reason:
+                v = G.VerifiedDraft(answer=draft.answer, dropped=[s.text for s in v.sentences] + [reason],
                                     seconds=v.seconds)
         return {"verified": v, "trace": [TraceStep(stage="verify", seconds=v.seconds,
-                                                   detail={"kept": len(v.sentences), "dropped": v.dropped})]}
+                                                   detail={"kept": len(v.sentences), "dropped": v.dropped,
+                                                           "answer_check": checked})]}
 
     def reflect(self, state: AgentState) -> dict:
         draft = state.get("draft")

@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="index the documents of the first N questions, not only the kept ones (pooled suites)")
     r.add_argument("--drop-gold", action="store_true",
                    help="remove the questions' gold documents from the index: measures abstention on missing evidence")
+    r.add_argument("--type", action="extend", nargs="+", dest="types", metavar="T", default=[],
+                   help="only questions of these types, e.g. arithmetic (TAT-QA) or bridge comparison (HotpotQA)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     s = sub.add_parser("smoke", help=f"{SMOKE_QUESTIONS} questions of every suite, fast preset, end to end")
     s.add_argument("--out", type=Path, default=DEFAULT_OUT / "smoke", help="output folder")
@@ -95,7 +97,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         suite=args.suite, data=args.data, strategies=_strategies(args.strategies), limit=args.limit,
         seed=args.seed, out=args.out or DEFAULT_OUT / args.suite, preset=args.preset,
         faithfulness=max(0, args.faithfulness), command=default_command(argv), progress=not args.no_progress,
-        pool=args.pool, drop_gold=args.drop_gold,
+        pool=args.pool, drop_gold=args.drop_gold, types=args.types,
     )
     doc = run(config)
     for strategy, m in doc["strategies"].items():

@@ -80,6 +80,7 @@ class RunConfig(BaseModel):
     faithfulness: int = Field(0, ge=0, description="ragas faithfulness on the first N answered questions")
     pool: int | None = Field(None, ge=1, description="index the documents of the first N questions (pooled suites)")
     drop_gold: bool = Field(False, description="remove the questions' gold documents: every answer should abstain")
+    types: list[str] = Field(default_factory=list, description="only questions of these types (before --limit)")
     command: str = ""
     progress: bool = True
 
@@ -110,7 +111,7 @@ def load_corpus_suite(name: str, questions_path: Path | None = None) -> Benchmar
 
 
 def load_suite(suite: str, data: Path | None = None, limit: int | None = None, seed: int | None = None,
-               pool: int | None = None, drop_gold: bool = False) -> Benchmark:
+               pool: int | None = None, drop_gold: bool = False, types: Sequence[str] = ()) -> Benchmark:
     """Questions and documents of a suite; with ``seed`` the questions are shuffled before limiting, and the
     documents are cut down to the kept questions' pools (``Benchmark.limit``).
 
@@ -122,7 +123,7 @@ def load_suite(suite: str, data: Path | None = None, limit: int | None = None, s
         bench = load_corpus_suite(suite, data)
     elif suite in LOADERS:
         # Without a seed the loader's own limit reads just the file's head (fast on the full upstream files).
-        head = None if seed is not None or limit is None else max(limit, pool or 0)
+        head = None if seed is not None or limit is None or types else max(limit, pool or 0)
         bench = load_benchmark(suite, data, limit=head)
     else:
         raise BenchmarkFormatError(suite, f"unknown suite; choose one of {', '.join(suite_names())}")
@@ -130,6 +131,9 @@ def load_suite(suite: str, data: Path | None = None, limit: int | None = None, s
         questions = list(bench.questions)
         random.Random(seed).shuffle(questions)
         bench = Benchmark(name=bench.name, documents=bench.documents, questions=questions)
+    if types:
+        bench = Benchmark(name=bench.name, documents=bench.documents,
+                          questions=[q for q in bench.questions if q.type in set(types)])
     kept = bench.limit(limit)
     if pool is not None and pool > len(kept.questions):
         pooled = bench.limit(pool)
@@ -546,7 +550,8 @@ def run(
         raise ValueError(f"unknown strategy {', '.join(unknown)}; choose from {', '.join(STRATEGIES)}")
     settings = settings or Settings.from_preset(config.preset)
     if bench is None:
-        bench = load_suite(config.suite, config.data, config.limit, config.seed, config.pool, config.drop_gold)
+        bench = load_suite(config.suite, config.data, config.limit, config.seed, config.pool, config.drop_gold,
+                           config.types)
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
     corpus = None

@@ -343,6 +343,13 @@ def test_pool_widens_the_index_and_drop_gold_removes_every_gold_document():
     assert len(missing.documents) == len(pooled.documents) - len(gold)
 
 
+def test_type_filter_applies_before_the_limit():
+    numeric = load_suite("medicine", limit=3, types=["numeric"])
+    assert len(numeric.questions) == 3 and {q.type for q in numeric.questions} == {"numeric"}
+    assert len(load_suite("medicine", types=["numeric", "unanswerable"]).questions) > len(
+        load_suite("medicine", types=["numeric"]).questions)
+
+
 def test_unknown_suite_and_strategy_are_clear_errors(capsys):
     assert main(["run", "nosuchsuite", "--limit", "1"]) == 2
     assert "unknown suite" in capsys.readouterr().err

@@ -77,6 +77,25 @@ def test_model_that_never_finishes_and_tool_that_always_errors_ends_in_abstentio
     assert "backend down" in observations[0].data["content"]
 
 
+class RunsAway(NeverFinishes):
+    """Every constrained output is cut off at max_tokens, as llama.cpp reports a runaway JSON string."""
+
+    def chat(self, messages, *, json_schema=None, max_tokens=256, temperature=0.0, stop=None):
+        from agentkit.errors import GenerationError
+
+        self.chat_calls += 1
+        raise GenerationError(f"constrained JSON was cut off at max_tokens ({max_tokens} tokens)")
+
+
+@pytest.mark.parametrize("strategy", ["react", "reflexion"])
+def test_a_model_whose_every_output_runs_away_ends_in_abstention_not_a_crash(strategy):
+    settings = Settings(max_steps=2, max_reflections=1, strategy=strategy)
+    gen = RunsAway()
+    answer = Agent([], settings, generator=gen, tools=_broken_registry()).ask("What did the 2019 report say?")
+    assert answer.status == AnswerStatus.abstained
+    assert gen.chat_calls <= 1 + settings.max_steps * (1 + settings.max_reflections) + settings.max_reflections
+
+
 def test_unknown_tool_comes_back_as_an_error_observation_not_a_crash():
     agent = Agent([], Settings(max_steps=2, strategy="react"), generator=NeverFinishes(tool="no_such_tool"),
                   tools=_broken_registry())

@@ -32,6 +32,8 @@ from agentkit.answer.evidence import EvidenceSet, build_evidence
 from agentkit.answer.prompts import CLOSED_BOOK_SYSTEM, NAIVE_SYSTEM, closed_book_schema
 from agentkit.graph import prompts as P
 from agentkit.graph.components import Components
+from agentkit.errors import GenerationError
+from agentkit.generate.llm import Completion
 from agentkit.graph.state import AgentState
 from agentkit.types import Answer, AnswerSentence, AnswerStatus, Citation, TraceStep
 
@@ -50,6 +52,15 @@ class GraphBuilder:
         self.c = components
         self.s = components.settings
 
+    def _chat(self, msgs: list[dict], schema: dict, max_tokens: int) -> Completion:
+        """A loop node's model call: garbage or a runaway output becomes empty text, which each node
+        already treats as unparsable (one wasted step, bounded by the counters), never a crash."""
+        try:
+            return self.c.generator.chat(msgs, json_schema=schema, max_tokens=max_tokens)
+        except GenerationError as exc:
+            _emit("model_error", error=str(exc))
+            return Completion(text="", prompt_tokens=0, completion_tokens=0, seconds=0.0)
+
     # ------------------------------------------------------------------ nodes
     def start(self, state: AgentState) -> dict:
         question = G.validate_question(state.get("question", ""), self.s)
@@ -64,7 +75,7 @@ class GraphBuilder:
         convo = "\n".join(f"Q: {h['question']}\nA: {h['answer']}" for h in recent)
         msgs = [{"role": "system", "content": P.CONTEXTUALIZE_SYSTEM},
                 {"role": "user", "content": f"Conversation:\n{convo}\n\nFollow-up: {state['question']}"}]
-        comp = self.c.generator.chat(msgs, json_schema=P.CONTEXTUALIZE_SCHEMA, max_tokens=120)
+        comp = self._chat(msgs, P.CONTEXTUALIZE_SCHEMA, 120)
         question = state["question"]
         try:
             rewritten = " ".join(str(json.loads(comp.text).get("question", "")).split())
@@ -78,7 +89,7 @@ class GraphBuilder:
 
     def plan(self, state: AgentState) -> dict:
         msgs = [{"role": "system", "content": P.PLAN_SYSTEM}, {"role": "user", "content": state["question"]}]
-        comp = self.c.generator.chat(msgs, json_schema=P.PLAN_SCHEMA, max_tokens=160)
+        comp = self._chat(msgs, P.PLAN_SCHEMA, 160)
         try:
             subs = [" ".join(str(s).split()) for s in json.loads(comp.text).get("subquestions", [])]
             subs = [s for s in subs if s][:3]
@@ -201,7 +212,7 @@ class GraphBuilder:
         msgs = [{"role": "system", "content": P.REFLECT_SYSTEM},
                 {"role": "user", "content": f"Question: {state['question']}\nActions so far: {seen or 'none'}\n"
                                             f"Failure: {what}."}]
-        comp = self.c.generator.chat(msgs, json_schema=P.REFLECT_SCHEMA, max_tokens=120)
+        comp = self._chat(msgs, P.REFLECT_SCHEMA, 120)
         try:
             data = json.loads(comp.text)
             critique = f"{data.get('critique', '')} Next, search for: {data.get('next_query', '')}".strip()
@@ -227,7 +238,7 @@ class GraphBuilder:
             user += "Lessons from failed attempts: " + " ".join(state["reflections"]) + "\n"
         user += f"\n{history or 'No actions yet.'}\n\nNext action?"
         msgs = [{"role": "system", "content": P.ACT_SYSTEM + describe_tools(registry)}, {"role": "user", "content": user}]
-        comp = self.c.generator.chat(msgs, json_schema=tool_call_schema(registry), max_tokens=160)
+        comp = self._chat(msgs, tool_call_schema(registry), 160)
         try:
             data = json.loads(comp.text)
             action = data.get("action") or {}

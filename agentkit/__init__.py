@@ -29,9 +29,7 @@ _EXPORTS = {
     "ToolRegistry": "agentkit.tools",
 }
 
-__all__ = [  # noqa: PLE0605 (computed from the lazy export table)
-    *sorted(_EXPORTS)
-]
+__all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from agentkit.agent import Agent, AgentEvent

@@ -193,7 +193,7 @@ class _FixedVerifier:
 
 
 def test_supported_sentences_must_also_answer_the_question():
-    from agentkit.answer.grounded import VerifiedDraft, answers_question
+    from agentkit.answer.grounded import VerifiedDraft, answer_check
     from agentkit.types import AnswerSentence
 
     ev = build_evidence("maximum daily dose of Veltrazine", [_passage()], max_sentences=10)
@@ -202,7 +202,7 @@ def test_supported_sentences_must_also_answer_the_question():
                                                                 support=0.97)])
     q = "What is the maximum daily dose of Veltrazine?"
     low = _FixedVerifier(0.2)
-    assert not answers_question(q, v, low, Settings())
+    assert answer_check(q, v, low, Settings()) < Settings().answer_check_threshold  # rejected
     assert low.claims == [f'The answer to the question "{q}" is white.']
-    assert answers_question(q, v, _FixedVerifier(0.9), Settings())
-    assert answers_question(q, v, _FixedVerifier(0.2), Settings(answer_check_threshold=0.0))  # check off
+    assert answer_check(q, v, _FixedVerifier(0.9), Settings()) >= Settings().answer_check_threshold
+    assert answer_check(q, v, _FixedVerifier(0.2), Settings(answer_check_threshold=0.0)) is None  # check off

@@ -162,7 +162,8 @@ def build_evidence(
 
 
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(["a", "an", "the", "of", "in", "on", "at", "to", "for", "by", "with", "and", "or", "is", "are", "was", "were", "be", "been", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "do", "from", "as", "that", "this", "it", "its"])
+_STOP = frozenset("a an the of in on at to for by with and or is are was were be been what which who whom whose "
+                  "when where why how did does do from as that this it its".split())
 
 
 def content_words(text: str) -> set[str]:

@@ -201,20 +201,16 @@ def answer_check(question: str, verified: VerifiedDraft, verifier, settings: Set
     return float(verifier.support([(claim, quotes)])[0])
 
 
-def answers_question(question: str, verified: VerifiedDraft, verifier, settings: Settings,
-                     extra: list[str] | None = None) -> bool:
-    p = answer_check(question, verified, verifier, settings, extra)
-    return p is None or p >= settings.answer_check_threshold
-
-
 def cite_short_answer(question: str, verified: VerifiedDraft, evidence: EvidenceSet, verifier,
                       settings: Settings) -> VerifiedDraft:
     """The sentences are supported but none of their citations states the short answer (a small model
     often cites a table's caption, not its row): add the evidence sentence that states it, if the verifier
     agrees that it answers the question. Still an id the model was shown, still verified."""
     words = content_words(verified.answer)
+    if not words:
+        return verified
     stating = best_covering(f"{question} {verified.answer}", evidence, max_sentences=1, required=words)
-    if not words or not stating:
+    if not stating:
         return verified
     p = _support(verifier, [(f"{question} {verified.answer}", stating, [])])[0]
     if p < settings.entailment_threshold:
@@ -288,7 +284,6 @@ __all__ = [
     "answer_is_grounded",
     "confidence_from",
     "answer_check",
-    "answers_question",
     "cite_short_answer",
     "conflict_answer",
     "generate_draft",

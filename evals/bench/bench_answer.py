@@ -23,6 +23,7 @@ from pathlib import Path
 from agentkit import Agent, Corpus
 from agentkit.answer.grounded import generate_draft
 from agentkit.settings import Settings
+from evals.metrics.cost import percentile
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPORA = ("medicine", "law", "finance", "multihop")
@@ -69,10 +70,8 @@ def flush_kv_cache(generator) -> None:
 
 
 def pct(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+    """Nearest-rank percentile (the eval reports' own), 0 for no values."""
+    return percentile(values, q * 100) if values else 0.0
 
 
 def run(settings: Settings, index_dir: Path, limit: int) -> dict:

@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="index the documents of the first N questions, not only the kept ones (pooled suites)")
     r.add_argument("--drop-gold", action="store_true",
                    help="remove the questions' gold documents from the index: measures abstention on missing evidence")
+    r.add_argument("--counterfactual", action="store_true",
+                   help="add two tampered copies of each question's answer-bearing gold document (answer swapped): "
+                        "measures conflict reporting")
     r.add_argument("--type", action="extend", nargs="+", dest="types", metavar="T", default=[],
                    help="only questions of these types, e.g. arithmetic (TAT-QA) or bridge comparison (HotpotQA)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -97,7 +100,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         suite=args.suite, data=args.data, strategies=_strategies(args.strategies), limit=args.limit,
         seed=args.seed, out=args.out or DEFAULT_OUT / args.suite, preset=args.preset,
         faithfulness=max(0, args.faithfulness), command=default_command(argv), progress=not args.no_progress,
-        pool=args.pool, drop_gold=args.drop_gold, types=args.types,
+        pool=args.pool, drop_gold=args.drop_gold, types=args.types, counterfactual=args.counterfactual,
     )
     doc = run(config)
     for strategy, m in doc["strategies"].items():

@@ -36,8 +36,10 @@ from agentkit.errors import IndexCorruptError, IndexMismatchError, IndexNotFound
 from agentkit.settings import Settings, Strategy
 from agentkit.types import Answer, AnswerStatus, Document
 from evals.loaders import LOADERS, REPO_ROOT, load_benchmark, load_corpus_questions
+from evals.loaders.counterfactual import with_counterfactuals
 from evals.metrics import (
     answer_scores,
+    both_sides_cited,
     citation_doc_precision,
     citation_doc_recall,
     conflict_handled,
@@ -81,6 +83,7 @@ class RunConfig(BaseModel):
     pool: int | None = Field(None, ge=1, description="index the documents of the first N questions (pooled suites)")
     drop_gold: bool = Field(False, description="remove the questions' gold documents: every answer should abstain")
     types: list[str] = Field(default_factory=list, description="only questions of these types (before --limit)")
+    counterfactual: bool = Field(False, description="add two answer-swapped copies of each answer-bearing gold document")
     command: str = ""
     progress: bool = True
 
@@ -111,13 +114,16 @@ def load_corpus_suite(name: str, questions_path: Path | None = None) -> Benchmar
 
 
 def load_suite(suite: str, data: Path | None = None, limit: int | None = None, seed: int | None = None,
-               pool: int | None = None, drop_gold: bool = False, types: Sequence[str] = ()) -> Benchmark:
+               pool: int | None = None, drop_gold: bool = False, types: Sequence[str] = (),
+               counterfactual: bool = False) -> Benchmark:
     """Questions and documents of a suite; with ``seed`` the questions are shuffled before limiting, and the
     documents are cut down to the kept questions' pools (``Benchmark.limit``).
 
     ``pool``: the index holds the documents of the first ``pool`` questions (at least the kept ones), so a
     few HotpotQA questions are asked over ~1000 pooled paragraphs. ``drop_gold``: the kept questions' gold
     documents leave the index and the questions become unanswerable (the missing-evidence abstention test).
+    ``counterfactual``: each kept question's answer-bearing gold document gets two answer-swapped copies
+    (``evals.loaders.counterfactual``); questions without one are dropped.
     """
     if suite in corpus_names():
         bench = load_corpus_suite(suite, data)
@@ -142,6 +148,8 @@ def load_suite(suite: str, data: Path | None = None, limit: int | None = None, s
                          documents=kept.documents + [d for d in pooled.documents if d.id not in ids])
     if drop_gold:
         kept = without_gold(kept)
+    if counterfactual:
+        kept = with_counterfactuals(kept)
     return kept
 
 
@@ -359,6 +367,8 @@ def score_question(question: Question, answer: Answer | None, documents: Mapping
         "conflict_handled": float(conflict_handled(response, question.answers, question.wrong_answers, question.resolution,
                                                    explained=bool(answer is not None and answer.note)))
         if conflicting else None,
+        "conflict_both_cited": float(both_sides_cited(answer, question.answers, question.wrong_answers))
+        if question.metadata.get("counterfactual") else None,
         "numeric": float(numeric[0]) if numeric is not None else None,
         "numeric_value": float(numeric[1]) if numeric is not None else None,
         **cost,
@@ -551,7 +561,7 @@ def run(
     settings = settings or Settings.from_preset(config.preset)
     if bench is None:
         bench = load_suite(config.suite, config.data, config.limit, config.seed, config.pool, config.drop_gold,
-                           config.types)
+                           config.types, config.counterfactual)
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
     corpus = None

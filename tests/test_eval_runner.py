@@ -343,6 +343,41 @@ def test_pool_widens_the_index_and_drop_gold_removes_every_gold_document():
     assert len(missing.documents) == len(pooled.documents) - len(gold)
 
 
+def test_counterfactual_adds_two_tampered_copies_that_differ_only_in_the_answer():
+    plain = load_suite("hotpotqa", limit=8, pool=20)
+    cf = load_suite("hotpotqa", limit=8, pool=20, counterfactual=True)
+    docs = cf.document_map()
+    assert cf.questions and len(cf.documents) == len(plain.documents) + 2 * len(cf.questions)
+    for q in cf.questions:
+        info = q.metadata["counterfactual"]
+        gold, planted = q.answers[0][0], info["planted"]
+        assert q.wrong_answers == [planted] and planted.lower() not in docs[info["source"]].text.lower()
+        for copy_id in info["copies"]:
+            copy = docs[copy_id]
+            assert planted in copy.text and gold not in copy.text and copy.title == docs[info["source"]].title
+        # the full copy is the original with the answer swapped, nothing else
+        assert docs[info["copies"][0]].text == docs[info["source"]].text.replace(gold, planted)
+    # yes/no answers have nothing to swap: those questions are left out
+    assert all(q.answers[0][0].lower() not in ("yes", "no") for q in cf.questions)
+
+
+def test_counterfactual_conflict_counts_only_a_report_that_cites_both_sides():
+    q = _q("cf", "How many seats?", [["3,677"]], wrong_answers=["4,250"],
+           metadata={"counterfactual": {"planted": "4,250"}})
+    cite = _cite("paris", 0, 5)
+    both = Answer(question="?", status=AnswerStatus.conflict, answer="3,677; 4,250",
+                  conflicts=[ConflictCandidate(answer="3,677", citations=[cite]),
+                             ConflictCandidate(answer="4,250", citations=[cite])])
+    uncited = both.model_copy(update={"conflicts": [ConflictCandidate(answer="3,677", citations=[cite]),
+                                                    ConflictCandidate(answer="4,250")]})
+    planted = _answered("4,250", [cite])
+    metrics = [make_record(q, "grounded", "hotpotqa", a, 1.0, DOC_MAP)["metrics"] for a in (both, uncited, planted)]
+    assert [m["conflict_both_cited"] for m in metrics] == [1.0, 0.0, 0.0]
+    assert metrics[2]["misinformation_sole"] == 1.0
+    assert make_record(_q("x", "?", [["a"]]), "grounded", "hotpotqa", both, 1.0, DOC_MAP)["metrics"][
+        "conflict_both_cited"] is None
+
+
 def test_type_filter_applies_before_the_limit():
     numeric = load_suite("medicine", limit=3, types=["numeric"])
     assert len(numeric.questions) == 3 and {q.type for q in numeric.questions} == {"numeric"}

@@ -13,6 +13,7 @@ from evals.metrics.citations import (
     supporting_fact_scores,
 )
 from evals.metrics.conflict import (
+    both_sides_cited,
     conflict_handled,
     conflict_scores,
     misinformation_as_sole_answer,
@@ -44,6 +45,7 @@ __all__ = [
     "percentile",
     "quote_verbatim_rate",
     "ramdocs_exact_match",
+    "both_sides_cited",
     "conflict_handled",
     "reliability_bins",
     "supporting_fact_scores",

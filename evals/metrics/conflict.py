@@ -75,3 +75,14 @@ def conflict_handled(
     aliases = [[g] if isinstance(g, str) else list(g) for g in gold_answers]
     others = [g for g in aliases if not names(resolution, g) and not any(names(a, resolution) for a in g)]
     return not any(names(prediction, g) for g in others) and not any(names(prediction, w) for w in wrong_answers)
+
+
+def both_sides_cited(answer, gold_answers: Sequence[Aliases], wrong_answers: Sequence[str]) -> bool:
+    """A counterfactual conflict reported: status ``conflict``, one candidate naming a gold answer and
+    another naming the planted one, each with at least one citation."""
+    if answer is None or getattr(answer.status, "value", answer.status) != "conflict":
+        return False
+    cited = [c.answer for c in answer.conflicts if c.citations]
+    gold = any(names(c, g) for c in cited for g in gold_answers)
+    planted = any(names(c, w) for c in cited for w in wrong_answers)
+    return gold and planted

@@ -206,3 +206,100 @@ def test_supported_sentences_must_also_answer_the_question():
     assert low.claims == [f'The answer to the question "{q}" is white.']
     assert answer_check(q, v, _FixedVerifier(0.9), Settings()) >= Settings().answer_check_threshold
     assert answer_check(q, v, _FixedVerifier(0.2), Settings(answer_check_threshold=0.0)) is None  # check off
+
+
+def test_a_multi_hop_answer_is_checked_with_the_shown_sentence_that_links_it_to_the_question():
+    from agentkit.answer.grounded import VerifiedDraft, bridge_evidence, with_bridge
+    from agentkit.types import AnswerSentence
+
+    q = "When was the photographer who shot Annie Morton born?"
+    passages = [_scored("morton", "Annie Morton is an American model. She was photographed by Terry Richardson.",
+                        0.8, "Annie Morton"),
+                _scored("richardson", "Terry Richardson is an American photographer. He was born on August 14, 1965.",
+                        0.7, "Terry Richardson"),
+                _scored("other", "Helmut Newton was a German photographer.", 0.5, "Helmut Newton")]
+    ev = build_evidence(q, passages, max_sentences=10)
+    born = next(s for s in ev.sentences if "born" in s.text)
+    v = VerifiedDraft(answer="August 14, 1965", sentences=[AnswerSentence(
+        text="Terry Richardson was born on August 14, 1965.", citations=[born.citation()], support=0.9)])
+    bridge = bridge_evidence(q, v, ev)
+    texts = [s.text for s in bridge]
+    assert "Terry Richardson is an American photographer." in texts  # what the cited "He" is
+    assert "She was photographed by Terry Richardson." in texts  # the first hop, from another document
+    bridged = with_bridge(v, bridge)
+    quotes = [c.quote for c in bridged.sentences[0].citations]
+    assert quotes[0] == born.text and any("photographed by Terry Richardson" in x for x in quotes)
+    # nothing is missing: no bridge
+    full = with_bridge(v, [s for s in ev.sentences if s.doc_id == "morton"])
+    assert bridge_evidence("When was Terry Richardson born?", full, ev) == []
+
+
+ORIGINAL = ("The Lewiston Colisee is a multi-purpose arena in Lewiston, Maine. It opened in 1958. "
+            "The arena can seat 3,677 people for hockey games.")
+TAMPERED = ORIGINAL.replace("3,677", "4,250")
+
+
+def test_near_copies_that_disagree_on_a_span_give_each_side_with_its_own_quote():
+    from agentkit.answer.conflicts import minimal_pair_answers
+
+    q = "How many people can the Lewiston Colisee seat?"
+    passages = [_scored("true", ORIGINAL, 0.8, "Colisee"), _scored("copy1", TAMPERED, 0.8, "Colisee"),
+                _scored("copy2", TAMPERED.split(". ", 1)[1], 0.8, "Colisee")]  # an excerpt of the copy
+    answers = minimal_pair_answers(q, build_evidence(q, passages))
+    by_doc = {a.doc_id: a.answer for a in answers}
+    assert by_doc == {"true": "3,677", "copy1": "4,250", "copy2": "4,250"}
+    texts = {"true": ORIGINAL, "copy1": TAMPERED, "copy2": TAMPERED.split(". ", 1)[1]}
+    for a in answers:  # every citation is a verbatim span of its own document
+        c = a.citations[0]
+        assert texts[a.doc_id][c.start:c.end] == c.quote and a.answer in c.quote
+
+
+def test_copies_of_one_text_are_one_source_so_two_copies_against_the_original_is_a_conflict():
+    from agentkit.answer.conflicts import minimal_pair_answers, source_groups
+
+    q = "How many people can the Lewiston Colisee seat?"
+    other = "Colisee history: the arena was renamed in 2011 and hosts concerts; it seats 3,677 for hockey."
+    passages = [_scored("true", ORIGINAL, 0.8, "Colisee"), _scored("copy1", TAMPERED, 0.8, "Colisee"),
+                _scored("copy2", TAMPERED.split(". ", 1)[1], 0.8, "Colisee")]
+    answers = minimal_pair_answers(q, build_evidence(q, passages))
+    groups = source_groups(passages)
+    assert len(set(groups.values())) == 1
+    for a in answers:
+        a.source_group = groups[a.doc_id]
+    assert decide(cluster_answers(answers)).kind == "conflict"  # counted by documents it would be 2 vs 1
+    # an independent second source for the original makes it the majority again
+    groups = source_groups(passages + [_scored("other", other, 0.7, "History")])
+    assert groups["other"] != groups["true"]
+    answers.append(DocAnswer("other", "3,677", [_cite("other")], source_group=groups["other"]))
+    d = decide(cluster_answers(answers))
+    assert d.kind == "majority" and d.winner.answer == "3,677"
+
+
+@pytest.mark.parametrize("a, b, expected", [
+    ("He was born in New York City in 1950.", "He was born in New Orleans in 1950.", ("New York City", "New Orleans")),
+    ("Alex Ferguson is a Scottish former manager who managed Manchester United from 1986 to 2013.",
+     "Alex Ferguson is a Scottish former manager who managed Manchester United 3,677 seated.",
+     ("from 1986 to 2013", "3,677 seated")),  # the shared name before the diff is context, not answer
+    ("Population 2010 3,559 1.9 % in 2020.", "Population 2010 10,000 180.5 % in 2020.", None),  # a whole row edited
+    ("The arena opened in 1958.", "The big arena opened in 1958.", None),  # an insertion is rewording
+    ("The arena opened in 1958.", "A stadium was demolished after the war.", None),  # unrelated sentences
+])
+def test_swapped_span_is_the_whole_name_and_only_a_single_swap(a, b, expected):
+    from agentkit.answer.conflicts import _swapped_span
+
+    assert _swapped_span(a.split(), b.split()) == expected
+
+
+def test_unrelated_or_different_documents_give_no_aligned_answers():
+    from agentkit.answer.conflicts import minimal_pair_answers, near_duplicate
+
+    q = "How many people can the Lewiston Colisee seat?"
+    other = "The Bangor Auditorium was an arena in Bangor, Maine. It could seat 5,800 people."
+    assert not near_duplicate(ORIGINAL, other)
+    pair = [_scored("a", ORIGINAL, 0.8, "A"), _scored("b", other, 0.8, "B")]
+    assert minimal_pair_answers(q, build_evidence(q, pair)) == []
+    # a near copy that differs only in a sentence unrelated to the question is not a conflict about it
+    edited = ORIGINAL.replace("opened in 1958", "opened in 1959")
+    q_team = "Who owns the Lewiston Colisee hockey team?"
+    pair = [_scored("a", ORIGINAL, 0.8, "A"), _scored("b", edited, 0.8, "A")]
+    assert minimal_pair_answers(q_team, build_evidence(q_team, pair, max_sentences=2, min_per_passage=1)) == []

@@ -13,11 +13,13 @@ import json
 import re
 import string
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 from agentkit.answer.evidence import EvidenceSet, best_covering, content_words
 from agentkit.answer.prompts import extract_messages, extract_schema
 from agentkit.errors import GenerationError
-from agentkit.types import Citation, ConflictCandidate
+from agentkit.ingest import split_sentences
+from agentkit.types import Citation, ConflictCandidate, ScoredPassage
 
 AUTHORITY_RANK = {"regulator": 6, "official": 5, "peer-reviewed": 5, "audited": 5, "company": 3,
                   "press": 2, "blog": 1, "unknown": 0}
@@ -66,6 +68,7 @@ class DocAnswer:
     citations: list[Citation]
     date: str | None = None
     authority: str | None = None
+    source_group: str = ""  # near-duplicate documents share one: copies are one source, not several
 
 
 @dataclass
@@ -75,7 +78,8 @@ class Cluster:
 
     @property
     def support(self) -> int:
-        return len({m.doc_id for m in self.members})
+        """Independent sources: a document and its copies (mirrors, excerpts) count once."""
+        return len({m.source_group or m.doc_id for m in self.members})
 
     @property
     def newest(self) -> str:
@@ -143,6 +147,142 @@ def conflict_documents(question: str, evidence: EvidenceSet, max_docs: int, marg
         if about_question(question, title + " " + " ".join(s.text for s in sub.sentences)):
             chosen.append(doc_id)
     return chosen if len(chosen) >= 2 else []
+
+
+_WORDS = re.compile(r"[a-z0-9]+")
+_EDGE_PUNCT = ".,;:!?()[]\"'“”‘’"
+
+
+def _shingles(text: str, n: int = 3) -> set[tuple[str, ...]]:
+    words = _WORDS.findall(text.lower())
+    return {tuple(words[i:i + n]) for i in range(max(1, len(words) - n + 1))} if words else set()
+
+
+def near_duplicate(a: str, b: str, threshold: float = 0.5) -> bool:
+    """Whether one text is mostly a copy of the other (3-word shingle containment): a mirror, an excerpt,
+    or an edited version. A swapped answer changes a few shingles, not half of them."""
+    sa, sb = _shingles(a), _shingles(b)
+    return bool(sa and sb) and len(sa & sb) / min(len(sa), len(sb)) >= threshold
+
+
+def source_groups(passages: list[ScoredPassage]) -> dict[str, str]:
+    """doc_id -> a representative doc_id shared by near-duplicate documents (union-find over their shown text).
+    Copies of one text are one source: two copies against one original is a tie, not a majority."""
+    texts: dict[str, str] = {}
+    for p in passages:
+        texts[p.chunk.doc_id] = (texts.get(p.chunk.doc_id, "") + " " + p.chunk.text).strip()
+    parent = {d: d for d in texts}
+
+    def find(d: str) -> str:
+        while parent[d] != d:
+            parent[d] = parent[parent[d]]
+            d = parent[d]
+        return d
+
+    ids = list(texts)
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            if find(a) != find(b) and near_duplicate(texts[a], texts[b]):
+                parent[find(b)] = find(a)
+    return {d: find(d) for d in ids}
+
+
+def near_copies(chosen: list[ScoredPassage], candidates: list[ScoredPassage], limit: int) -> list[ScoredPassage]:
+    """Candidates (not chosen) from other documents that nearly copy a chosen passage but not exactly: the
+    reranker scores copies alike, so a cut-off can keep one version of a text and drop the one that
+    disagrees with it. Identical mirrors add nothing and stay out."""
+    taken = {p.chunk.doc_id for p in chosen}
+    texts = {" ".join(p.chunk.text.split()) for p in chosen}
+    out: list[ScoredPassage] = []
+    for p in candidates:
+        if len(out) >= limit:
+            break
+        text = " ".join(p.chunk.text.split())
+        if p.chunk.doc_id in taken or text in texts:
+            continue
+        if any(near_duplicate(p.chunk.text, c.chunk.text) for c in chosen):
+            out.append(p)
+            taken.add(p.chunk.doc_id)
+            texts.add(text)
+    return out
+
+
+def _name_like(token: str) -> bool:
+    return token[:1].isupper()
+
+
+def _swapped_span(wa: list[str], wb: list[str]) -> tuple[str, str] | None:
+    """The one short span two nearly identical sentences disagree on, widened to the whole name
+    ("New York City" vs "New Orleans", not "York City" vs "Orleans"); None for any other kind of edit."""
+    sm = SequenceMatcher(a=wa, b=wb, autojunk=False)
+    if sm.ratio() < 0.6:
+        return None
+    ops = [op for op in sm.get_opcodes() if op[0] != "equal"]
+    if not ops or any(op[0] != "replace" for op in ops):
+        return None  # insertions and deletions are rewording, not a swapped answer
+    pairs = set()
+    for _, i1, i2, j1, j2 in ops:
+        # widen only a diff that starts (ends) inside a name on both sides: "managed Manchester United from
+        # 1986" vs "managed Manchester United 3,677" differ in "from 1986", not in "Manchester United from 1986"
+        if _name_like(wa[i1]) and _name_like(wb[j1]):
+            while i1 > 0 and j1 > 0 and wa[i1 - 1] == wb[j1 - 1] and _name_like(wa[i1 - 1]):
+                i1, j1 = i1 - 1, j1 - 1
+        if _name_like(wa[i2 - 1]) and _name_like(wb[j2 - 1]):
+            while i2 < len(wa) and j2 < len(wb) and wa[i2] == wb[j2] and _name_like(wa[i2]):
+                i2, j2 = i2 + 1, j2 + 1
+        a, b = wa[i1:i2], wb[j1:j2]
+        if len(a) > 1 and all(_WORDS.fullmatch(t.strip(_EDGE_PUNCT).replace(",", "").replace(".", "")) and
+                              t.strip(_EDGE_PUNCT)[:1].isdigit() for t in a + b):
+            return None  # several numbers changed at once (a table row): no single answer to report
+        pairs.add((" ".join(a).strip(_EDGE_PUNCT), " ".join(b).strip(_EDGE_PUNCT)))
+    if len(pairs) != 1:
+        return None
+    a, b = pairs.pop()
+    if not (content_words(a) and content_words(b)) or max(len(a.split()), len(b.split())) > 6:
+        return None
+    return a, b
+
+
+def _sentence_citation(p: ScoredPassage, start: int, end: int) -> Citation:
+    return Citation(doc_id=p.chunk.doc_id, chunk_id=p.chunk.id, source=p.source, title=p.title,
+                    start=p.chunk.start + start, end=p.chunk.start + end, quote=p.chunk.text[start:end])
+
+
+def minimal_pair_answers(question: str, evidence: EvidenceSet) -> list[DocAnswer]:
+    """Sources that agree word for word except for a short span in a sentence about the question (it shares
+    a word with the question, or it was picked as evidence for it): each side's span is that source's
+    answer. Found by alignment, with no model call, so a tampered copy cannot be misread into agreement;
+    the verifier still checks each side against its quote."""
+    q_words = content_words(question)
+    unique = list({p.chunk.id: p for p in evidence.passages}.values())
+    shown = {(s.doc_id, s.start) for s in evidence.sentences}
+    sentences = {p.chunk.id: [(s, e, p.chunk.text[s:e].split()) for s, e in split_sentences(p.chunk.text)]
+                 for p in unique}
+    best: dict[tuple[str, str], tuple[int, DocAnswer, DocAnswer]] = {}
+    for i, pa in enumerate(unique):
+        for pb in unique[i + 1:]:
+            if pa.chunk.doc_id == pb.chunk.doc_id or not near_duplicate(pa.chunk.text, pb.chunk.text):
+                continue
+            for sa, ea, wa in sentences[pa.chunk.id]:
+                overlap = len(q_words & content_words(" ".join(wa))) + ((pa.chunk.doc_id, pa.chunk.start + sa) in shown)
+                if not overlap:
+                    continue
+                for sb, eb, wb in sentences[pb.chunk.id]:
+                    if wa == wb or (swap := _swapped_span(wa, wb)) is None:
+                        continue
+                    key = (pa.chunk.doc_id, pb.chunk.doc_id)
+                    if key not in best or overlap > best[key][0]:
+                        meta_a, meta_b = pa.metadata, pb.metadata
+                        best[key] = (overlap,
+                                     DocAnswer(pa.chunk.doc_id, swap[0], [_sentence_citation(pa, sa, ea)],
+                                               date=_s(meta_a.get("date")), authority=_s(meta_a.get("authority"))),
+                                     DocAnswer(pb.chunk.doc_id, swap[1], [_sentence_citation(pb, sb, eb)],
+                                               date=_s(meta_b.get("date")), authority=_s(meta_b.get("authority"))))
+    answers: dict[tuple[str, str], DocAnswer] = {}
+    for _, a, b in sorted(best.values(), key=lambda t: -t[0]):
+        for ans in (a, b):
+            answers.setdefault((ans.doc_id, normalize_answer(ans.answer)), ans)
+    return list(answers.values())
 
 
 def extract_per_document(generator, question: str, evidence: EvidenceSet, doc_ids: list[str], max_tokens: int = 48,

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
         "check off. Each sentence can be supported while the answer is about something else")
     regenerate_unsupported: int = Field(1, ge=0, le=3)
     detect_conflicts: bool = True
+    calculate_arithmetic: bool = Field(
+        True, description="questions asking for a change, percentage, average or ratio: the model writes the "
+        "expression over cited numbers and the calculator computes it")
     conflict_max_docs: int = Field(4, description="documents asked for their own answer (one call each)")
     conflict_relevance_margin: float = Field(
         0.15, description="only documents whose relevance is within this of the best one are asked")

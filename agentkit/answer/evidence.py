@@ -33,6 +33,7 @@ class EvidenceSentence(BaseModel):
     start: int  # offset in Document.text
     end: int
     text: str
+    shown: str | None = None  # what the model sees when it differs from the quote (a table row with its headers)
 
     def citation(self) -> Citation:
         return Citation(doc_id=self.doc_id, chunk_id=self.chunk_id, source=self.source, title=self.title,
@@ -83,7 +84,7 @@ class EvidenceSet(BaseModel):
                     blocks.append("\n".join(lines) + "\n</passage>")
                 current = s.passage_index
                 lines = [self._header(self.passages[s.passage_index], with_metadata)]
-            lines.append(f"[{s.id}] {_as_data(s.text)}")
+            lines.append(f"[{s.id}] {_as_data(s.shown or s.text)}")
         if lines:
             blocks.append("\n".join(lines) + "\n</passage>")
         return "\n".join(blocks)
@@ -97,6 +98,50 @@ class EvidenceSet(BaseModel):
                 if value:
                     attrs.append(f'{key}="{_as_data(str(value))}"')
         return "<passage " + " ".join(attrs) + ">"
+
+
+_SEPARATOR = re.compile(r"^\|[\s:|-]+\|$")
+_HAS_DIGIT = re.compile(r"\d")
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def table_row_shown(text: str, start: int, end: int, max_label_chars: int = 40) -> str | None:
+    """A markdown table row with each cell labelled by its column headers: "| Other | 44.1 | 56.7 |" under
+    "| | 2019 | 2018 |" is shown as "Other: 2019 = 44.1; 2018 = 56.7". A small model reads a bare row's
+    columns wrongly; the quote (the citation) stays the verbatim row. None when it is not a table row
+    with headers above it in the same passage."""
+    row = text[start:end].strip()
+    if not row.startswith("|") or _SEPARATOR.match(row):
+        return None
+    lines = text[:start].split("\n")[:-1]  # the lines above the row
+    block: list[str] = []
+    for line in reversed(lines):
+        if not line.strip().startswith("|"):
+            break
+        block.insert(0, line.strip())
+    seps = [i for i, line in enumerate(block) if _SEPARATOR.match(line)]
+    if not seps:
+        return None
+    headers = block[:seps[0]] + [line for line in block[seps[0] + 1:] if not _cells(line)[0]]
+    cells = _cells(row)
+    labels: list[list[str]] = [[] for _ in cells]
+    for line in headers:
+        if 2 * sum(1 for c in _cells(line)[1:] if c) < len(cells) - 1:
+            continue  # a caption over the columns ("Years Ended September 30", "(in millions)"), not labels
+        filled, last = [], ""
+        for i, cell in enumerate(_cells(line)):
+            last = cell or (last if i > 0 else "")  # a header spanning empty cells to its right
+            filled.append(last)
+        for i, cell in enumerate(filled[: len(cells)]):
+            if cell and cell not in labels[i]:
+                labels[i].append(cell)
+    values = [(" ".join(labels[i])[:max_label_chars], c) for i, c in enumerate(cells) if i > 0 and c]
+    if not values or not any(_HAS_DIGIT.search(c) for _, c in values):
+        return None
+    return f"{cells[0]}: " + "; ".join(f"{label} = {c}" if label else c for label, c in values)
 
 
 def _as_data(text: str) -> str:
@@ -156,8 +201,11 @@ def build_evidence(
     for n, idx in enumerate(selected, start=1):
         pi, start, end, text = candidates[idx]
         p = passages[pi]
+        base = p.chunk.start
+        shown = table_row_shown(p.chunk.text, start - base, end - base)
         sentences.append(EvidenceSentence(id=str(n), passage_index=pi, doc_id=p.chunk.doc_id, chunk_id=p.chunk.id,
-                                          source=p.source, title=p.title, start=start, end=end, text=text))
+                                          source=p.source, title=p.title, start=start, end=end, text=text,
+                                          shown=shown))
     return EvidenceSet(passages=passages, sentences=sentences)
 
 

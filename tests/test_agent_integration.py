@@ -92,3 +92,19 @@ def test_killed_run_resumes_from_its_checkpoint(corpus, tmp_path):
     final = agent.resume("t1")
     assert final.status == AnswerStatus.answered and "40" in final.answer
     assert [t.stage for t in final.trace].count("retrieve") == 1
+
+
+def test_percentage_growth_is_computed_from_the_cited_table_row(tmp_path):
+    """The calculate stage on the real model: the expression over the table's cells, the calculator's
+    value, the percent unit, and a verbatim citation of the row that holds the numbers."""
+    finance = Corpus.build([ROOT / "corpora" / "finance" / "docs" / "corvid-bank-annual-report-2024.md",
+                            ROOT / "corpora" / "finance" / "docs" / "halvorsen-annual-report-2024-income.md"],
+                           tmp_path / "fin", corpus="finance")
+    ans = Agent([finance], Settings.from_preset("default")).ask(
+        "By what percentage did Corvid Bank's net interest income grow in 2024?")
+    assert ans.status == AnswerStatus.answered, ans.model_dump_json(indent=1)
+    assert ans.answer.startswith("8.3") and ans.answer.endswith("%"), ans.answer
+    calc = next(t for t in ans.trace if t.stage == "calculate")
+    assert calc.detail["expression"] and "1146" in calc.detail["expression"].replace(",", "")
+    assert any("Net interest income" in c.quote for c in ans.citations)
+    _assert_citations_verbatim(ans, finance)

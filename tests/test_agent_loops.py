@@ -125,3 +125,17 @@ def test_graph_is_exposed_and_lists_the_pipeline_nodes():
     nodes = set(agent.graph.get_graph().nodes)
     assert {"route", "plan", "act", "tool", "retrieve", "rerank", "answer", "verify", "reflect", "abstain",
             "finalize"} <= nodes
+
+
+def test_multi_hop_plans_answer_each_sub_question_then_finish_or_fall_back_to_the_loop():
+    from agentkit.graph.builder import GraphBuilder
+
+    subs = {"multi_hop": True, "queries": ["Q", "who is X?", "what did X do?"]}
+    assert GraphBuilder.after_plan(subs) == "hop"
+    assert GraphBuilder.after_plan({"multi_hop": False, "queries": ["Q"]}) == "retrieve"
+    assert GraphBuilder.after_plan({"multi_hop": True, "queries": ["Q", "Q2"]}) == "retrieve"  # one sub-question
+    one = {"question": "who is X?", "answer": "Ann", "chunks": ["c1"]}
+    assert GraphBuilder.after_hop({**subs, "hops": [one]}) == "hop"
+    assert GraphBuilder.after_hop({**subs, "hops": [one, {**one, "answer": "painter"}]}) == "rerank"
+    # a hop that found nothing hands over to the bounded ReAct loop instead of asking the next hop
+    assert GraphBuilder.after_hop({**subs, "hops": [{**one, "answer": ""}]}) == "retrieve"

@@ -17,7 +17,9 @@ from agentkit.answer.conflicts import (
     conflict_documents,
     decide,
     extract_per_document,
+    minimal_pair_answers,
     normalize_answer,
+    source_groups,
 )
 from agentkit.answer.evidence import EvidenceSet, best_covering, content_words, relevance
 from agentkit.answer.prompts import INSUFFICIENT, answer_messages, answer_schema
@@ -49,6 +51,7 @@ def merge_results(results: list[list[ScoredPassage]], k: int) -> list[ScoredPass
 class Draft(BaseModel):
     answer: str
     sentences: list[tuple[str, list[str]]] = Field(default_factory=list)  # (text, cited evidence ids)
+    calculated: bool = False  # written by the calculate stage: cited numbers + the calculator's result
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
@@ -157,6 +160,19 @@ def verify_draft(draft: Draft, evidence: EvidenceSet, verifier, settings: Settin
     return VerifiedDraft(answer=draft.answer, sentences=kept, dropped=dropped, seconds=time.perf_counter() - t0)
 
 
+def verify_calculation(draft: Draft, evidence: EvidenceSet) -> VerifiedDraft:
+    """A calculated sentence is supported by construction: each number in it was found in the sentences it
+    cites and the calculator computed the result. An LLM verifier cannot check arithmetic reliably, so it
+    is not asked; the answer check still judges whether the calculation answers the question."""
+    kept = []
+    for text, ids in draft.sentences:
+        sents = [x for x in (evidence.by_id(i) for i in ids) if x is not None]
+        if sents:
+            kept.append(AnswerSentence(text=text, citations=[x.citation() for x in sents], support=1.0))
+    return VerifiedDraft(answer=draft.answer, sentences=kept,
+                         dropped=[] if kept else [t for t, _ in draft.sentences])
+
+
 def _support(verifier, items) -> list[float]:
     """items: (claim, cited evidence sentences, extra premises). No document citation: no support."""
     out = [0.0] * len(items)
@@ -167,7 +183,8 @@ def _support(verifier, items) -> list[float]:
         for i in todo:
             out[i] = 1.0
         return out
-    scores = verifier.support([(items[i][0], [s.text for s in items[i][1]] + list(items[i][2])) for i in todo])
+    scores = verifier.support([(items[i][0], [s.shown or s.text for s in items[i][1]] + list(items[i][2]))
+                               for i in todo])
     for i, p in zip(todo, scores):
         out[i] = float(p)
     return out
@@ -185,20 +202,83 @@ def answer_is_grounded(answer: str, sentences: list[AnswerSentence]) -> bool:
     for s in sentences:
         pool |= content_words(s.text)
         for c in s.citations:
-            pool |= content_words(c.quote)
+            # the title names what the quote's "he" or "it" is: "His film credits include..." in "David Weissman"
+            pool |= content_words(c.quote) | content_words(c.title or "")
     return len(words & pool) / len(words) >= 0.5
 
 
 def answer_check(question: str, verified: VerifiedDraft, verifier, settings: Settings,
-                 extra: list[str] | None = None) -> float | None:
+                 extra: list[str] | None = None, evidence: EvidenceSet | None = None) -> float | None:
     """Every sentence can be entailed by its citation while the short answer is about something else (a
     copied fact about a neighbouring entity). P(the cited quotes, with any tool computations, answer the
-    question with the short answer); None when the check is off."""
+    question with the short answer); None when the check is off. With ``evidence``, a cited table row is
+    given as the model saw it, labelled with its column headers."""
     if verifier is None or settings.answer_check_threshold <= 0:
         return None
-    quotes = list(dict.fromkeys(c.quote for s in verified.sentences for c in s.citations)) + list(extra or [])
+    shown = {(x.doc_id, x.start): x.shown for x in evidence.sentences if x.shown} if evidence is not None else {}
+    quotes = list(dict.fromkeys(shown.get((c.doc_id, c.start)) or c.quote
+                                for s in verified.sentences for c in s.citations)) + list(extra or [])
     claim = f'The answer to the question "{question}" is {verified.answer}.'
     return float(verifier.support([(claim, quotes)])[0])
+
+
+def bridge_evidence(question: str, verified: VerifiedDraft, evidence: EvidenceSet, max_sentences: int = 2) -> list:
+    """Shown sentences that cover the question's words the cited quotes leave out. A multi-hop answer
+    often cites only its last hop ("X was born in 1965"), so the question's first hop ("the photographer
+    who shot Annie Morton") is missing when the answer check weighs the citations alone."""
+    cites = [c for s in verified.sentences for c in s.citations]
+    covered = set()
+    for s in verified.sentences:
+        covered |= content_words(s.text) | {w for c in s.citations for w in content_words(c.quote)}
+    missing = content_words(question) - covered
+    if not missing:
+        return []
+    cited_docs = {c.doc_id for c in cites}
+    cited_spans = {(c.doc_id, c.start) for c in cites}
+    uncited = [s for s in evidence.sentences if (s.doc_id, s.start) not in cited_spans]
+    # the cited document's own context (the sentence naming what "it" or "the song" is) ...
+    same = best_covering(" ".join(sorted(missing)), EvidenceSet(
+        passages=evidence.passages, sentences=[s for s in uncited if s.doc_id in cited_docs]), max_sentences=1)
+    # ... and the other hop: another document's sentences naming the missing words or the cited entity
+    link = {w for c in cites for w in content_words(c.title or "")}
+    other = best_covering(" ".join(sorted(missing | link)), EvidenceSet(
+        passages=evidence.passages, sentences=[s for s in uncited if s.doc_id not in cited_docs]),
+        max_sentences=max_sentences)
+    found = same + other
+    return found if any(content_words(s.text) & missing for s in found) else []
+
+
+def with_bridge(verified: VerifiedDraft, bridge: list) -> VerifiedDraft:
+    """The bridge sentences join the first sentence's citations: they are what links its claim to the question."""
+    first = verified.sentences[0]
+    cites = first.citations + [c for c in (s.citation() for s in bridge) if c not in first.citations]
+    return verified.model_copy(update={"sentences": [first.model_copy(update={"citations": cites}),
+                                                     *verified.sentences[1:]]})
+
+
+def bridged_answer_check(question: str, verified: VerifiedDraft, evidence: EvidenceSet, verifier, settings: Settings,
+                         base: float, extra: list[str] | None = None) -> tuple[VerifiedDraft, float, list[str] | None]:
+    """After a failed answer check (probability ``base``): the check once more with the bridge sentences
+    added; those it does not need are pruned again (each costs citation precision). Returns (draft,
+    probability, the bridge quotes kept or None)."""
+    full = bridge_evidence(question, verified, evidence)
+    if not full:
+        return verified, base, None
+    # the nearest link first (an unneeded sentence can also distract the verifier), then all of them
+    for bridge in ([full[:2], full] if len(full) > 2 else [full]):
+        p = answer_check(question, with_bridge(verified, bridge), verifier, settings, extra, evidence)
+        if p is not None and p >= settings.answer_check_threshold:
+            break
+    else:
+        return verified, base, None
+    for s in list(reversed(bridge)):
+        fewer = [b for b in bridge if b is not s]
+        if not fewer:
+            break
+        q = answer_check(question, with_bridge(verified, fewer), verifier, settings, extra, evidence)
+        if q is not None and q >= settings.answer_check_threshold:
+            bridge, p = fewer, q
+    return with_bridge(verified, bridge), p, [s.text for s in bridge]
 
 
 def cite_short_answer(question: str, verified: VerifiedDraft, evidence: EvidenceSet, verifier,
@@ -222,14 +302,30 @@ def cite_short_answer(question: str, verified: VerifiedDraft, evidence: Evidence
 
 
 def resolve_conflicts(generator, question: str, evidence: EvidenceSet, settings: Settings):
+    """Each source's own answer: by alignment where near-copies disagree on a span (free), else one short
+    constrained call per document. Copies of one text count as one source when the answers are weighed."""
     t0 = time.perf_counter()
-    docs = conflict_documents(question, evidence, settings.conflict_max_docs, settings.conflict_relevance_margin)
-    answers, ptoks, ctoks = extract_per_document(generator, question, evidence, docs)
+    paired = minimal_pair_answers(question, evidence)
+    covered = {a.doc_id for a in paired}
+    docs = [d for d in conflict_documents(question, evidence, settings.conflict_max_docs,
+                                          settings.conflict_relevance_margin) if d not in covered]
+    extracted, ptoks, ctoks = extract_per_document(generator, question, evidence, docs)
+    answers = paired + extracted
+    groups = source_groups(evidence.passages)
+    for a in answers:
+        a.source_group = groups.get(a.doc_id, a.doc_id)
     decision = decide(cluster_answers(answers))
     step = TraceStep(stage="conflicts", seconds=time.perf_counter() - t0, prompt_tokens=ptoks, completion_tokens=ctoks,
-                     detail={"documents": len(answers), "clusters": [[c.answer, c.support] for c in decision.clusters],
+                     detail={"documents": len({a.doc_id for a in answers}), "aligned": len(paired),
+                             "clusters": [[c.answer, c.support] for c in decision.clusters],
                              "decision": decision.kind})
     return decision, step
+
+
+def needs_conflict_check(question: str, evidence: EvidenceSet, settings: Settings) -> bool:
+    """Several documents worth asking for their own answer, or near-copies that disagree on a span."""
+    return bool(conflict_documents(question, evidence, settings.conflict_max_docs, settings.conflict_relevance_margin)
+                or minimal_pair_answers(question, evidence))
 
 
 def confidence_from(signals: dict[str, float], settings: Settings) -> float:
@@ -284,10 +380,15 @@ __all__ = [
     "answer_is_grounded",
     "confidence_from",
     "answer_check",
+    "bridge_evidence",
+    "bridged_answer_check",
+    "with_bridge",
     "cite_short_answer",
+    "verify_calculation",
     "conflict_answer",
     "generate_draft",
     "merge_results",
+    "needs_conflict_check",
     "parse_draft",
     "relevance",
     "resolve_conflicts",

@@ -6,8 +6,13 @@
                                        │                     └─ gate ─┬─ conflicts ─┐      │
                                        │                              ├─ answer ◄───┘      │
                                        │                              └─ abstain ──────────┤
-                                       └─ plan ─ retrieve ─ act ⇄ tool                     │
-                                                             └─ rerank ─ gate …            │
+                                       └─ plan ─┬─ hop ⇄ hop (a grounded pass per sub-question)
+                                                │     ├─ rerank ─ gate …  (every hop answered)
+                                                │     └─ retrieve ─ act … (a hop found nothing)
+                                                └─ retrieve ─ act ⇄ tool                   │
+                                                               └─ rerank ─ gate …          │
+           gate / conflicts ─ calculate (arithmetic questions) ─┬─ verify
+                                                                 └─ answer (no usable expression)
            answer ─ verify ─┬─ finalize ──────────────────────────────────────────────────┴─ END
                             ├─ answer (regenerate once, with feedback)
                             ├─ reflect ─ act (reflexion, bounded)
@@ -27,7 +32,8 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
 from agentkit.answer import grounded as G
-from agentkit.answer.conflicts import conflict_documents
+from agentkit.answer.arithmetic import calculate, is_arithmetic
+from agentkit.answer.conflicts import near_copies
 from agentkit.answer.evidence import EvidenceSet, build_evidence
 from agentkit.answer.prompts import CLOSED_BOOK_SYSTEM, NAIVE_SYSTEM, closed_book_schema
 from agentkit.graph import prompts as P
@@ -67,7 +73,7 @@ class GraphBuilder:
         strategy = state.get("strategy") or self.s.strategy
         return {"question": question, "strategy": strategy, "queries": [question], "multi_hop": False,
                 "passages": None, "ranked": [], "evidence": None, "computations": None, "steps": None,
-                "reflections": None, "attempts": 0, "draft": None, "verified": None, "conflict_note": "",
+                "reflections": None, "hops": None, "attempts": 0, "draft": None, "verified": None, "conflict_note": "",
                 "conflict_candidates": None, "pending": None, "trace": None, "answer": None}
 
     def contextualize(self, state: AgentState) -> dict:
@@ -100,6 +106,51 @@ class GraphBuilder:
                 "trace": [TraceStep(stage="plan", seconds=comp.seconds, prompt_tokens=comp.prompt_tokens,
                                     completion_tokens=comp.completion_tokens, detail={"subquestions": subs})]}
 
+    def hop(self, state: AgentState) -> dict:
+        """One sub-question of a multi-hop plan, answered by its own grounded pass (retrieve, rerank,
+        evidence, constrained answer, sentence verification). The next sub-question is first rewritten
+        with the answers so far ("the actress" becomes "Shirley Temple"), so each hop searches for what it
+        actually needs. Answers are shown to the final answer as notes; its sentences still cite documents."""
+        t0 = time.perf_counter()
+        hops = state.get("hops") or []
+        sub = state["queries"][1 + len(hops)]
+        ptoks = ctoks = 0
+        if hops:
+            known = "\n".join(f"Q: {h['question']}\nA: {h['answer']}" for h in hops if h["answer"])
+            msgs = [{"role": "system", "content": P.CONTEXTUALIZE_SYSTEM},
+                    {"role": "user", "content": f"Conversation:\n{known}\n\nFollow-up: {sub}"}]
+            comp = self._chat(msgs, P.CONTEXTUALIZE_SCHEMA, 120)
+            ptoks, ctoks = comp.prompt_tokens, comp.completion_tokens
+            try:
+                rewritten = " ".join(str(json.loads(comp.text).get("question", "")).split())
+                sub = rewritten if 3 <= len(rewritten) <= self.s.max_question_chars else sub
+            except ValueError:
+                pass
+        found = self._search(sub, self.s.rerank_top_n, state.get("filters"))
+        if not hops:  # the whole question's own candidates join the pool once
+            found += self._search(state["question"], self.s.rerank_top_n, state.get("filters"))
+        ranked = self.c.reranker.rerank(sub, found) if self.c.reranker is not None else sorted(found, key=lambda p: -p.score)
+        chosen = ranked[: self.s.evidence_k]
+        evidence = build_evidence(sub, chosen, embed=self.c.embedder,
+                                  max_chars=self.s.max_evidence_chars * self.s.evidence_k // 2)
+        draft = G.generate_draft(self.c.generator, sub, evidence, self.s)
+        ptoks, ctoks = ptoks + draft.prompt_tokens, ctoks + draft.completion_tokens
+        answer, chunks = "", []
+        if not draft.insufficient and evidence.sentences:
+            v = G.verify_draft(draft, evidence, self.c.verifier, self.s)
+            if v.sentences and G.answer_is_grounded(draft.answer, v.sentences):
+                answer = draft.answer
+                chunks = list(dict.fromkeys(c.chunk_id for s in v.sentences for c in s.citations))
+        record = {"question": sub, "answer": answer, "chunks": chunks}
+        _emit("hop", question=sub, answer=answer)
+        update: dict[str, Any] = {
+            "hops": [record], "passages": found,
+            "trace": [TraceStep(stage="hop", seconds=time.perf_counter() - t0, prompt_tokens=ptoks,
+                                completion_tokens=ctoks, detail={"question": sub, "answer": answer or None})]}
+        if answer:
+            update["computations"] = [f"Sub-question: {sub} Answer: {answer}"]
+        return update
+
     def _search(self, query: str, k: int, filters: dict | None = None) -> list:
         results = [corpus.search(query, k=k, filters=filters) for corpus in self.c.corpora]
         return G.merge_results(results, k)
@@ -129,6 +180,10 @@ class GraphBuilder:
                 best = reranker.rerank(q, passages, top_k=1)
                 if best and all(best[0].chunk.id != p.chunk.id for p in chosen):
                     chosen.append(best[0])
+        hop_chunks = {c for h in state.get("hops") or [] for c in h.get("chunks", [])}
+        chosen += [p for p in passages if p.chunk.id in hop_chunks and all(p.chunk.id != c.chunk.id for c in chosen)]
+        if self.s.detect_conflicts and state["strategy"] != "naive":  # a disagreeing near-copy must be seen
+            chosen += near_copies(chosen, ranked[k:], self.s.conflict_max_docs)
         return {"ranked": chosen, "trace": [TraceStep(stage="rerank", seconds=time.perf_counter() - t0,
                                                       detail={"reranker": self.s.reranker, "candidates": len(passages),
                                                               "best": round(G.relevance(chosen[0]), 4) if chosen else None})]}
@@ -161,6 +216,25 @@ class GraphBuilder:
             update["conflict_candidates"] = [c.candidate(note=decision.note) for c in decision.clusters]
         return update
 
+    def calculate(self, state: AgentState) -> dict:
+        """Arithmetic questions: the model writes an expression over cited numbers, the calculator computes
+        it, and the result is a draft for the usual verification. Nothing usable: the answer node runs."""
+        evidence: EvidenceSet = state["evidence"]
+        calc, reason, stats = calculate(self.c.generator, state["question"], evidence)
+        detail = {"expression": calc.expression if calc else None, "answer": calc.answer if calc else None,
+                  "rejected": reason or None}
+        update: dict[str, Any] = {"trace": [TraceStep(stage="calculate", seconds=stats["seconds"],
+                                                      prompt_tokens=stats["prompt_tokens"],
+                                                      completion_tokens=stats["completion_tokens"], detail=detail)]}
+        if calc is None:
+            return update
+        _emit("tool_call", tool="calculator", arguments={"expression": calc.expression}, thought="")
+        cid = G.computation_ids([*(state.get("computations") or []), calc.computation])[-1]
+        update.update({"computations": [calc.computation], "attempts": state.get("attempts", 0) + 1,
+                       "draft": G.Draft(answer=calc.answer, sentences=[(calc.sentence, [*calc.cite, cid])],
+                                        calculated=True)})
+        return update
+
     def answer(self, state: AgentState) -> dict:
         evidence: EvidenceSet = state["evidence"]
         feedback = None
@@ -181,20 +255,25 @@ class GraphBuilder:
 
     def verify(self, state: AgentState) -> dict:
         draft = state["draft"]
-        checked = None
+        checked, bridged = None, None
         if draft.insufficient:
             v = G.VerifiedDraft(answer=draft.answer)
         else:
-            v = G.verify_draft(draft, state["evidence"], self.c.verifier, self.s,
-                               extra=state.get("computations") or [])
+            v = G.verify_calculation(draft, state["evidence"]) if draft.calculated else G.verify_draft(
+                draft, state["evidence"], self.c.verifier, self.s, extra=state.get("computations") or [])
             if v.sentences and not G.answer_is_grounded(draft.answer, v.sentences):
                 v = G.cite_short_answer(state["question"], v, state["evidence"], self.c.verifier, self.s)
             reason = None
             if v.sentences and not G.answer_is_grounded(draft.answer, v.sentences):
                 reason = f"(the short answer '{draft.answer}' is not stated by the cited evidence)"
-            elif v.sentences:
+            elif v.sentences and not draft.calculated:  # a calculation's operands were checked when it was made
                 checked = G.answer_check(state["question"], v, self.c.verifier, self.s,
-                                         extra=state.get("computations") or [])
+                                         extra=state.get("computations") or [], evidence=state["evidence"])
+                if checked is not None and checked < self.s.answer_check_threshold:
+                    # one more look with the shown sentences that link the citations to the question
+                    v, checked, bridged = G.bridged_answer_check(state["question"], v, state["evidence"],
+                                                                 self.c.verifier, self.s, checked,
+                                                                 extra=state.get("computations") or [])
                 if checked is not None and checked < self.s.answer_check_threshold:
                     reason = f"(the cited evidence does not show that '{draft.answer}' answers the question)"
             if reason:
@@ -202,7 +281,7 @@ class GraphBuilder:
                                     seconds=v.seconds)
         return {"verified": v, "trace": [TraceStep(stage="verify", seconds=v.seconds,
                                                    detail={"kept": len(v.sentences), "dropped": v.dropped,
-                                                           "answer_check": checked})]}
+                                                           "answer_check": checked, "bridge": bridged})]}
 
     def reflect(self, state: AgentState) -> dict:
         draft = state.get("draft")
@@ -342,6 +421,17 @@ class GraphBuilder:
                 "react": "plan", "reflexion": "plan"}[state["strategy"]]
 
     @staticmethod
+    def after_plan(state: AgentState) -> str:
+        return "hop" if state.get("multi_hop") and len(state.get("queries") or []) > 2 else "retrieve"
+
+    @staticmethod
+    def after_hop(state: AgentState) -> str:
+        hops = state.get("hops") or []
+        if not hops[-1]["answer"]:
+            return "retrieve"  # a hop found nothing: the ReAct loop takes over, with what was gathered
+        return "hop" if len(hops) < len(state["queries"]) - 1 else "rerank"
+
+    @staticmethod
     def after_retrieve(state: AgentState) -> str:
         return "act" if state["strategy"] in ("react", "reflexion") else "rerank"
 
@@ -353,14 +443,19 @@ class GraphBuilder:
         ranked = state.get("ranked") or []
         if not ranked or not state["evidence"].sentences or G.relevance(ranked[0]) < self.s.abstain_threshold:
             return "abstain"
-        if self.s.detect_conflicts and conflict_documents(state["question"], state["evidence"],
-                                                          self.s.conflict_max_docs, self.s.conflict_relevance_margin):
+        if self.s.detect_conflicts and G.needs_conflict_check(state["question"], state["evidence"], self.s):
             return "conflicts"
-        return "answer"
+        return self._to_answer(state)
+
+    def _to_answer(self, state: AgentState) -> str:
+        return "calculate" if self.s.calculate_arithmetic and is_arithmetic(state["question"]) else "answer"
+
+    def after_conflicts(self, state: AgentState) -> str:
+        return "finalize" if state.get("answer") is not None else self._to_answer(state)
 
     @staticmethod
-    def after_conflicts(state: AgentState) -> str:
-        return "finalize" if state.get("answer") is not None else "answer"
+    def after_calculate(state: AgentState) -> str:
+        return "verify" if state.get("draft") is not None else "answer"
 
     def after_act(self, state: AgentState) -> str:
         pending = state.get("pending") or {}
@@ -384,7 +479,7 @@ class GraphBuilder:
     # ------------------------------------------------------------------ build
     def build(self) -> StateGraph:
         g = StateGraph(AgentState)
-        for name in ("start", "contextualize", "plan", "retrieve", "rerank", "gate", "conflicts", "answer",
+        for name in ("start", "contextualize", "plan", "hop", "retrieve", "rerank", "gate", "conflicts", "calculate", "answer",
                      "verify", "reflect", "act", "tool", "closed_book", "naive", "abstain", "finalize"):
             g.add_node(name, getattr(self, name))
         g.add_node("route", lambda state: {})
@@ -392,11 +487,13 @@ class GraphBuilder:
         g.add_conditional_edges("start", self.route_start, ["contextualize", "route"])
         g.add_edge("contextualize", "route")
         g.add_conditional_edges("route", self.route_strategy, ["closed_book", "retrieve", "plan"])
-        g.add_edge("plan", "retrieve")
+        g.add_conditional_edges("plan", self.after_plan, ["hop", "retrieve"])
+        g.add_conditional_edges("hop", self.after_hop, ["hop", "retrieve", "rerank"])
         g.add_conditional_edges("retrieve", self.after_retrieve, ["act", "rerank"])
         g.add_conditional_edges("rerank", self.after_rerank, ["naive", "gate"])
-        g.add_conditional_edges("gate", self.after_gate, ["abstain", "conflicts", "answer"])
-        g.add_conditional_edges("conflicts", self.after_conflicts, ["finalize", "answer"])
+        g.add_conditional_edges("gate", self.after_gate, ["abstain", "conflicts", "calculate", "answer"])
+        g.add_conditional_edges("conflicts", self.after_conflicts, ["finalize", "calculate", "answer"])
+        g.add_conditional_edges("calculate", self.after_calculate, ["verify", "answer"])
         g.add_edge("answer", "verify")
         g.add_conditional_edges("verify", self.after_verify, ["finalize", "reflect", "answer", "abstain"])
         g.add_edge("reflect", "act")

@@ -58,7 +58,8 @@ def test_percentage_questions_get_a_percent_and_uncited_numbers_add_their_row():
     (json.dumps({"cite": ["1"], "expression": "44.1 - 57.9"}), "57.9 is not in the evidence"),  # invented
     (json.dumps({"cite": ["1"], "expression": "44.1 / (56.7 - 56.7)"}), "calculator"),
     ('{"cite": ["1"], "expression": ', "unparsable"),
-    (json.dumps({"cite": ["1"], "expression": "( )"}), "no numbers"),
+    (json.dumps({"cite": ["1"], "expression": "( )"}), "not a calculation"),
+    (json.dumps({"cite": ["1"], "expression": "44.1"}), "not a calculation"),  # a lookup: answered normally
 ])
 def test_unusable_expressions_are_rejected_with_a_reason(output, reason):
     q = "What is the change in Other in 2019 from 2018?"
@@ -164,3 +165,20 @@ def test_an_average_written_without_parentheses_is_read_as_an_average():
     assert calc.expression == "(44.1 + 56.7) / 2" and calc.answer == "50.4 million"
     ev2 = _evidence(q, "| | 2019 €m | 2018 €m |\n|---|---|---|\n| Other | 44.1 | 56.7 |\n")
     assert document_unit(ev2, [_row(ev2, "Other")]) == "million"
+
+
+def test_the_most_explicit_unit_statement_wins_and_ordinary_words_are_not_units():
+    text = ("| | 2019 | 2018 |\n|---|---|---|\n| Other | 44.1 | 56.7 |\n\nSales from the term contracts "
+            "rose; the table presents sales by contract type (in millions).")
+    ev = _evidence("What is the change in Other?", text)
+    assert document_unit(ev, [_row(ev, "Other")]) == "million"  # not "thousand" from "term" or "from"
+    ev2 = _evidence("What is the change in Other?", "| | 2019 | 2018 |\n|---|---|---|\n| Other | 44.1 | 56.7 |\n\n"
+                    "Figures are from the firm.")
+    assert document_unit(ev2, [_row(ev2, "Other")]) == ""
+
+
+def test_a_ratio_has_no_unit():
+    q = "What is the ratio of Other in 2019 to Other in 2018?"
+    ev = _evidence(q)
+    calc, _, _ = calculate(Writes(json.dumps({"cite": [_row(ev, "Other")], "expression": "44.1 / 56.7"})), q, ev)
+    assert calc.answer == "0.78"

@@ -23,12 +23,18 @@ ARITHMETIC_QUESTION = re.compile(
     r"\b(change|changes|difference|increase|decrease|average|mean|percentage|ratio|proportion|growth|"
     r"how much (?:more|less|higher|lower|bigger|smaller))\b", re.IGNORECASE)
 PERCENT_QUESTION = re.compile(r"\b(percentage|percent)\b|%", re.IGNORECASE)
+RATIO_QUESTION = re.compile(r"\b(ratio|proportion|times)\b", re.IGNORECASE)  # like over like: no unit
 # Constants an expression may use without citing them: averages over a few items, percentages, units.
 CONSTANTS = {"1", "2", "3", "4", "5", "6", "12", "100", "1000"}
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _EXPR_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_UNIT = re.compile(r"\bin\s+(thousands|millions|billions)\b|(\$\s*['’]?000s?\b|['’]000)|"
-                   r"(?:\b[A-Z]{3}|[$€£])\s*(thousand|million|billion|m|bn|k)s?\b", re.IGNORECASE)
+# How a document states the unit of its figures, most explicit first.
+_UNITS = (
+    (re.compile(r"\bin\s+(thousands|millions|billions)\b", re.IGNORECASE), None),
+    (re.compile(r"\$\s*['’]?000s?\b|['’]000\b"), "thousand"),
+    (re.compile(r"(?:\b[A-Z]{3}|[$€£])\s?(thousand|million|billion)s?\b"), None),
+    (re.compile(r"[$€£]\s?(m|bn|k)\b"), None),
+)
 _UNIT_WORD = {"thousands": "thousand", "millions": "million", "billions": "billion", "m": "million",
               "bn": "billion", "k": "thousand", "thousand": "thousand", "million": "million", "billion": "billion"}
 _AVERAGE_QUESTION = re.compile(r"\b(average|mean)\b", re.IGNORECASE)
@@ -126,12 +132,11 @@ def document_unit(evidence: EvidenceSet, sentence_ids: list[str]) -> str:
     order = [s.passage_index for s in cited]
     order += [i for i, p in enumerate(evidence.passages)
               if i not in order and p.chunk.doc_id in {s.doc_id for s in cited}]
-    for i in order:
-        m = _UNIT.search(evidence.passages[i].chunk.text)
-        if m:
-            if m.group(1):
-                return _UNIT_WORD[m.group(1).lower()]
-            return _UNIT_WORD[m.group(3).lower()] if m.group(3) else "thousand"
+    for pattern, fixed in _UNITS:
+        for i in order:
+            m = pattern.search(evidence.passages[i].chunk.text)
+            if m:
+                return fixed or _UNIT_WORD[m.group(1).lower()]
     return ""
 
 
@@ -176,8 +181,9 @@ def calculate(generator, question: str, evidence: EvidenceSet, max_tokens: int =
         cite = [str(c) for c in dict.fromkeys(data.get("cite") or []) if evidence.by_id(str(c)) is not None]
     except (ValueError, KeyError, TypeError):
         return None, "unparsable expression", stats
-    if not _EXPR_NUMBER.search(expression):
-        return None, "no numbers in the expression", stats
+    if len(_EXPR_NUMBER.findall(expression)) < 2 or not re.search(r"\d\s*\)*\s*[-+*/]", expression):
+        # one number is a lookup, not a calculation (a "change" question may be about words): answer normally
+        return None, "not a calculation over two or more numbers", stats
     # every number must be in the evidence; one found outside the cited sentences adds its sentence
     cited_numbers = set().union(*(_numbers(evidence.by_id(c).text) for c in cite)) if cite else set()
     for num in (_canonical(n) for n in _EXPR_NUMBER.findall(expression)):
@@ -203,6 +209,8 @@ def calculate(generator, question: str, evidence: EvidenceSet, max_tokens: int =
         return None, f"calculator: {exc}", stats
     if PERCENT_QUESTION.search(question):
         answer = f"{format_result(value)}%"
+    elif RATIO_QUESTION.search(question):
+        answer = format_result(value)
     else:
         answer = f"{format_result(value)} {document_unit(evidence, cite)}".strip()
     return Calculation(expression, value, answer, cite), "", stats

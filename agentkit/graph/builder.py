@@ -129,6 +129,7 @@ class GraphBuilder:
         found = self._search(sub, self.s.rerank_top_n, state.get("filters"))
         if not hops:  # the whole question's own candidates join the pool once
             found += self._search(state["question"], self.s.rerank_top_n, state.get("filters"))
+        found = list({p.chunk.id: p for p in reversed(found)}.values())  # one entry per chunk
         ranked = self.c.reranker.rerank(sub, found) if self.c.reranker is not None else sorted(found, key=lambda p: -p.score)
         chosen = ranked[: self.s.evidence_k]
         evidence = build_evidence(sub, chosen, embed=self.c.embedder,

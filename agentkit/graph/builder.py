@@ -7,8 +7,8 @@
                                        │                              ├─ answer ◄───┘      │
                                        │                              └─ abstain ──────────┤
                                        └─ plan ─┬─ hop ⇄ hop (a grounded pass per sub-question)
-                                                │     ├─ rerank ─ gate …  (every hop answered)
-                                                │     └─ retrieve ─ act … (a hop found nothing)
+                                                │     ├─ rerank ─ gate …  (some hop answered)
+                                                │     └─ retrieve ─ act … (no hop found anything)
                                                 └─ retrieve ─ act ⇄ tool                   │
                                                                └─ rerank ─ gate …          │
            gate / conflicts ─ calculate (arithmetic questions) ─┬─ verify
@@ -428,9 +428,10 @@ class GraphBuilder:
     @staticmethod
     def after_hop(state: AgentState) -> str:
         hops = state.get("hops") or []
-        if not hops[-1]["answer"]:
-            return "retrieve"  # a hop found nothing: the ReAct loop takes over, with what was gathered
-        return "hop" if len(hops) < len(state["queries"]) - 1 else "rerank"
+        if len(hops) < len(state["queries"]) - 1:
+            return "hop"
+        # every sub-question tried: answer from the hops, or, when none found anything, the ReAct loop
+        return "rerank" if any(h["answer"] for h in hops) else "retrieve"
 
     @staticmethod
     def after_retrieve(state: AgentState) -> str:

@@ -126,19 +126,3 @@ def test_graph_is_exposed_and_lists_the_pipeline_nodes():
     assert {"route", "plan", "act", "tool", "retrieve", "rerank", "answer", "verify", "reflect", "abstain",
             "finalize"} <= nodes
 
-
-def test_multi_hop_plans_ask_every_sub_question_then_answer_or_fall_back_to_the_loop():
-    from agentkit.graph.builder import GraphBuilder
-
-    subs = {"multi_hop": True, "queries": ["Q", "who is X?", "what did X do?"]}
-    assert GraphBuilder.after_plan(subs) == "hop"
-    assert GraphBuilder.after_plan({"multi_hop": False, "queries": ["Q"]}) == "retrieve"
-    assert GraphBuilder.after_plan({"multi_hop": True, "queries": ["Q", "Q2"]}) == "retrieve"  # one sub-question
-    one = {"question": "who is X?", "answer": "Ann", "chunks": ["c1"]}
-    none = {**one, "answer": ""}
-    assert GraphBuilder.after_hop({**subs, "hops": [one]}) == "hop"
-    assert GraphBuilder.after_hop({**subs, "hops": [none]}) == "hop"  # the next sub-question is still asked
-    assert GraphBuilder.after_hop({**subs, "hops": [one, {**one, "answer": "painter"}]}) == "rerank"
-    assert GraphBuilder.after_hop({**subs, "hops": [none, one]}) == "rerank"  # one answered hop is enough
-    # when no hop found anything, the bounded ReAct loop takes over
-    assert GraphBuilder.after_hop({**subs, "hops": [none, none]}) == "retrieve"

@@ -6,11 +6,8 @@
                                        │                     └─ gate ─┬─ conflicts ─┐      │
                                        │                              ├─ answer ◄───┘      │
                                        │                              └─ abstain ──────────┤
-                                       └─ plan ─┬─ hop ⇄ hop (a grounded pass per sub-question)
-                                                │     ├─ rerank ─ gate …  (some hop answered)
-                                                │     └─ retrieve ─ act … (no hop found anything)
-                                                └─ retrieve ─ act ⇄ tool                   │
-                                                               └─ rerank ─ gate …          │
+                                       └─ plan ─ retrieve ─ act ⇄ tool                     │
+                                                             └─ rerank ─ gate …            │
            gate / conflicts ─ calculate (arithmetic questions) ─┬─ verify
                                                                  └─ answer (no usable expression)
            answer ─ verify ─┬─ finalize ──────────────────────────────────────────────────┴─ END
@@ -73,7 +70,7 @@ class GraphBuilder:
         strategy = state.get("strategy") or self.s.strategy
         return {"question": question, "strategy": strategy, "queries": [question], "multi_hop": False,
                 "passages": None, "ranked": [], "evidence": None, "computations": None, "steps": None,
-                "reflections": None, "hops": None, "attempts": 0, "draft": None, "verified": None, "conflict_note": "",
+                "reflections": None, "attempts": 0, "draft": None, "verified": None, "conflict_note": "",
                 "conflict_candidates": None, "pending": None, "trace": None, "answer": None}
 
     def contextualize(self, state: AgentState) -> dict:
@@ -106,52 +103,6 @@ class GraphBuilder:
                 "trace": [TraceStep(stage="plan", seconds=comp.seconds, prompt_tokens=comp.prompt_tokens,
                                     completion_tokens=comp.completion_tokens, detail={"subquestions": subs})]}
 
-    def hop(self, state: AgentState) -> dict:
-        """One sub-question of a multi-hop plan, answered by its own grounded pass (retrieve, rerank,
-        evidence, constrained answer, sentence verification). The next sub-question is first rewritten
-        with the answers so far ("the actress" becomes "Shirley Temple"), so each hop searches for what it
-        actually needs. Answers are shown to the final answer as notes; its sentences still cite documents."""
-        t0 = time.perf_counter()
-        hops = state.get("hops") or []
-        sub = state["queries"][1 + len(hops)]
-        ptoks = ctoks = 0
-        if hops:
-            known = "\n".join(f"Q: {h['question']}\nA: {h['answer']}" for h in hops if h["answer"])
-            msgs = [{"role": "system", "content": P.CONTEXTUALIZE_SYSTEM},
-                    {"role": "user", "content": f"Conversation:\n{known}\n\nFollow-up: {sub}"}]
-            comp = self._chat(msgs, P.CONTEXTUALIZE_SCHEMA, 120)
-            ptoks, ctoks = comp.prompt_tokens, comp.completion_tokens
-            try:
-                rewritten = " ".join(str(json.loads(comp.text).get("question", "")).split())
-                sub = rewritten if 3 <= len(rewritten) <= self.s.max_question_chars else sub
-            except ValueError:
-                pass
-        found = self._search(sub, self.s.rerank_top_n, state.get("filters"))
-        if not hops:  # the whole question's own candidates join the pool once
-            found += self._search(state["question"], self.s.rerank_top_n, state.get("filters"))
-        found = list({p.chunk.id: p for p in reversed(found)}.values())  # one entry per chunk
-        ranked = self.c.reranker.rerank(sub, found) if self.c.reranker is not None else sorted(found, key=lambda p: -p.score)
-        chosen = ranked[: self.s.evidence_k]
-        evidence = build_evidence(sub, chosen, embed=self.c.embedder,
-                                  max_chars=self.s.max_evidence_chars * self.s.evidence_k // 2)
-        draft = G.generate_draft(self.c.generator, sub, evidence, self.s)
-        ptoks, ctoks = ptoks + draft.prompt_tokens, ctoks + draft.completion_tokens
-        answer, chunks = "", []
-        if not draft.insufficient and evidence.sentences:
-            v = G.verify_draft(draft, evidence, self.c.verifier, self.s)
-            if v.sentences and G.answer_is_grounded(draft.answer, v.sentences):
-                answer = draft.answer
-                chunks = list(dict.fromkeys(c.chunk_id for s in v.sentences for c in s.citations))
-        record = {"question": sub, "answer": answer, "chunks": chunks}
-        _emit("hop", question=sub, answer=answer)
-        update: dict[str, Any] = {
-            "hops": [record], "passages": found,
-            "trace": [TraceStep(stage="hop", seconds=time.perf_counter() - t0, prompt_tokens=ptoks,
-                                completion_tokens=ctoks, detail={"question": sub, "answer": answer or None})]}
-        if answer:
-            update["computations"] = [f"Sub-question: {sub} Answer: {answer}"]
-        return update
-
     def _search(self, query: str, k: int, filters: dict | None = None) -> list:
         results = [corpus.search(query, k=k, filters=filters) for corpus in self.c.corpora]
         return G.merge_results(results, k)
@@ -181,8 +132,6 @@ class GraphBuilder:
                 best = reranker.rerank(q, passages, top_k=1)
                 if best and all(best[0].chunk.id != p.chunk.id for p in chosen):
                     chosen.append(best[0])
-        hop_chunks = {c for h in state.get("hops") or [] for c in h.get("chunks", [])}
-        chosen += [p for p in passages if p.chunk.id in hop_chunks and all(p.chunk.id != c.chunk.id for c in chosen)]
         if self.s.detect_conflicts and state["strategy"] != "naive":  # a disagreeing near-copy must be seen
             chosen += near_copies(chosen, ranked[k:], self.s.conflict_max_docs)
         return {"ranked": chosen, "trace": [TraceStep(stage="rerank", seconds=time.perf_counter() - t0,
@@ -422,18 +371,6 @@ class GraphBuilder:
                 "react": "plan", "reflexion": "plan"}[state["strategy"]]
 
     @staticmethod
-    def after_plan(state: AgentState) -> str:
-        return "hop" if state.get("multi_hop") and len(state.get("queries") or []) > 2 else "retrieve"
-
-    @staticmethod
-    def after_hop(state: AgentState) -> str:
-        hops = state.get("hops") or []
-        if len(hops) < len(state["queries"]) - 1:
-            return "hop"
-        # every sub-question tried: answer from the hops, or, when none found anything, the ReAct loop
-        return "rerank" if any(h["answer"] for h in hops) else "retrieve"
-
-    @staticmethod
     def after_retrieve(state: AgentState) -> str:
         return "act" if state["strategy"] in ("react", "reflexion") else "rerank"
 
@@ -481,7 +418,7 @@ class GraphBuilder:
     # ------------------------------------------------------------------ build
     def build(self) -> StateGraph:
         g = StateGraph(AgentState)
-        for name in ("start", "contextualize", "plan", "hop", "retrieve", "rerank", "gate", "conflicts", "calculate", "answer",
+        for name in ("start", "contextualize", "plan", "retrieve", "rerank", "gate", "conflicts", "calculate", "answer",
                      "verify", "reflect", "act", "tool", "closed_book", "naive", "abstain", "finalize"):
             g.add_node(name, getattr(self, name))
         g.add_node("route", lambda state: {})
@@ -489,8 +426,7 @@ class GraphBuilder:
         g.add_conditional_edges("start", self.route_start, ["contextualize", "route"])
         g.add_edge("contextualize", "route")
         g.add_conditional_edges("route", self.route_strategy, ["closed_book", "retrieve", "plan"])
-        g.add_conditional_edges("plan", self.after_plan, ["hop", "retrieve"])
-        g.add_conditional_edges("hop", self.after_hop, ["hop", "retrieve", "rerank"])
+        g.add_edge("plan", "retrieve")
         g.add_conditional_edges("retrieve", self.after_retrieve, ["act", "rerank"])
         g.add_conditional_edges("rerank", self.after_rerank, ["naive", "gate"])
         g.add_conditional_edges("gate", self.after_gate, ["abstain", "conflicts", "calculate", "answer"])

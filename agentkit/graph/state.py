@@ -49,7 +49,6 @@ class AgentState(TypedDict, total=False):
     evidence: EvidenceSet | None
     computations: Annotated[list[str], add_or_reset]     # calculator / date results shown as evidence
     steps: Annotated[list[ToolStep], add_or_reset]       # ReAct actions and observations
-    hops: Annotated[list[dict[str, Any]], add_or_reset]  # multi-hop: each sub-question's own cited answer
     reflections: Annotated[list[str], add_or_reset]      # Reflexion critiques fed to the next attempt
     attempts: int                                        # answer generations this turn
     draft: Draft | None

@@ -209,7 +209,7 @@ def test_supported_sentences_must_also_answer_the_question():
 
 
 def test_a_multi_hop_answer_is_checked_with_the_shown_sentence_that_links_it_to_the_question():
-    from agentkit.answer.grounded import VerifiedDraft, bridge_evidence, with_bridge
+    from agentkit.answer.grounded import VerifiedDraft, bridge_evidence, add_citations
     from agentkit.types import AnswerSentence
 
     q = "When was the photographer who shot Annie Morton born?"
@@ -226,11 +226,11 @@ def test_a_multi_hop_answer_is_checked_with_the_shown_sentence_that_links_it_to_
     texts = [s.text for s in bridge]
     assert "Terry Richardson is an American photographer." in texts  # what the cited "He" is
     assert "She was photographed by Terry Richardson." in texts  # the first hop, from another document
-    bridged = with_bridge(v, bridge)
+    bridged = add_citations(v, bridge)
     quotes = [c.quote for c in bridged.sentences[0].citations]
     assert quotes[0] == born.text and any("photographed by Terry Richardson" in x for x in quotes)
     # nothing is missing: no bridge
-    full = with_bridge(v, [s for s in ev.sentences if s.doc_id == "morton"])
+    full = add_citations(v, [s for s in ev.sentences if s.doc_id == "morton"])
     assert bridge_evidence("When was Terry Richardson born?", full, ev) == []
 
 

@@ -5,7 +5,9 @@ cells. So the model writes only the expression, over numbers it copies from the 
 admits nothing but numbers, operators and parentheses), and the safe calculator computes it. Every
 number must occur in a shown sentence or table row, which becomes a citation; the unit comes from the
 question (a percentage) or from the document's own statement of its unit ("in millions"), not from the
-model. The result is a draft like any other: the verifier and the answer check still judge it.
+model. The result is a draft verified by construction (``grounded.verify_calculation``): an LLM verifier
+cannot judge arithmetic, so the checks here (numbers from the evidence, a cited row about the question)
+take its place.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import dataclass
 
 from agentkit.answer.evidence import EvidenceSet, content_words
 from agentkit.answer.prompts import GROUNDED_SYSTEM
 from agentkit.errors import GenerationError
-from agentkit.tools.calculator import ToolError, evaluate
+from agentkit.tools.calculator import ToolError, evaluate, format_number
 
 ARITHMETIC_QUESTION = re.compile(
     r"\b(change|changes|difference|increase|decrease|average|mean|percentage|ratio|proportion|growth|"
@@ -81,7 +84,7 @@ def _canonical(number: str) -> str:
 
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _CHANGE_QUESTION = re.compile(r"\b(change|increase|decrease|growth)\b", re.IGNORECASE)
-_NUM = r"(\d+(?:\.\d+)?)"
+_NUM = f"({_EXPR_NUMBER.pattern})"
 _SIMPLE_CHANGE = re.compile(rf"^\(*\s*{_NUM}\s*-\s*{_NUM}\s*\)*(?:\s*/\s*{_NUM}\s*\)*\s*\*\s*100)?$")
 
 
@@ -142,16 +145,18 @@ def document_unit(evidence: EvidenceSet, sentence_ids: list[str]) -> str:
 
 def format_result(value: float) -> str:
     """Two decimals at most, no float noise: -12.600000000000001 -> "-12.6", 22.2222 -> "22.22"."""
-    text = f"{round(value, 2):.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    return format_number(round(value, 2))
 
 
+@dataclass
 class Calculation:
     """What the calculate stage produced: the expression, its value, the answer with its unit, and the ids
     of the evidence sentences holding its numbers."""
 
-    def __init__(self, expression: str, value: float, answer: str, cite: list[str]):
-        self.expression, self.value, self.answer, self.cite = expression, value, answer, cite
+    expression: str
+    value: float
+    answer: str
+    cite: list[str]
 
     @property
     def computation(self) -> str:
@@ -164,7 +169,8 @@ class Calculation:
 
 def calculate(generator, question: str, evidence: EvidenceSet, max_tokens: int = 96):
     """(Calculation or None, reason, completion stats). None when the model's expression is unusable:
-    unparsable, a number not in the evidence, or a calculator error."""
+    unparsable, a single number, a number not in the evidence, no cited row about the question, or a
+    calculator error."""
     t0 = time.perf_counter()
     stats = {"prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}
     try:

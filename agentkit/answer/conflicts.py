@@ -14,6 +14,7 @@ import re
 import string
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from agentkit.answer.evidence import EvidenceSet, best_covering, content_words
 from agentkit.answer.prompts import extract_messages, extract_schema
@@ -153,9 +154,10 @@ _WORDS = re.compile(r"[a-z0-9]+")
 _EDGE_PUNCT = ".,;:!?()[]\"'“”‘’"
 
 
-def _shingles(text: str, n: int = 3) -> set[tuple[str, ...]]:
+@lru_cache(maxsize=512)  # the same passages are compared in rerank, gate routing and the conflict stage
+def _shingles(text: str, n: int = 3) -> frozenset[tuple[str, ...]]:
     words = _WORDS.findall(text.lower())
-    return {tuple(words[i:i + n]) for i in range(max(1, len(words) - n + 1))} if words else set()
+    return frozenset(tuple(words[i:i + n]) for i in range(max(1, len(words) - n + 1))) if words else frozenset()
 
 
 def near_duplicate(a: str, b: str, threshold: float = 0.5) -> bool:
@@ -243,9 +245,12 @@ def _swapped_span(wa: list[str], wb: list[str]) -> tuple[str, str] | None:
     return a, b
 
 
-def _sentence_citation(p: ScoredPassage, start: int, end: int) -> Citation:
-    return Citation(doc_id=p.chunk.doc_id, chunk_id=p.chunk.id, source=p.source, title=p.title,
+def _aligned_answer(p: ScoredPassage, answer: str, start: int, end: int) -> DocAnswer:
+    """One side of an aligned pair: its span as the answer, its sentence (chunk offsets) as the citation."""
+    cite = Citation(doc_id=p.chunk.doc_id, chunk_id=p.chunk.id, source=p.source, title=p.title,
                     start=p.chunk.start + start, end=p.chunk.start + end, quote=p.chunk.text[start:end])
+    return DocAnswer(p.chunk.doc_id, answer, [cite], date=_s(p.metadata.get("date")),
+                     authority=_s(p.metadata.get("authority")))
 
 
 def minimal_pair_answers(question: str, evidence: EvidenceSet) -> list[DocAnswer]:
@@ -272,12 +277,7 @@ def minimal_pair_answers(question: str, evidence: EvidenceSet) -> list[DocAnswer
                         continue
                     key = (pa.chunk.doc_id, pb.chunk.doc_id)
                     if key not in best or overlap > best[key][0]:
-                        meta_a, meta_b = pa.metadata, pb.metadata
-                        best[key] = (overlap,
-                                     DocAnswer(pa.chunk.doc_id, swap[0], [_sentence_citation(pa, sa, ea)],
-                                               date=_s(meta_a.get("date")), authority=_s(meta_a.get("authority"))),
-                                     DocAnswer(pb.chunk.doc_id, swap[1], [_sentence_citation(pb, sb, eb)],
-                                               date=_s(meta_b.get("date")), authority=_s(meta_b.get("authority"))))
+                        best[key] = (overlap, _aligned_answer(pa, swap[0], sa, ea), _aligned_answer(pb, swap[1], sb, eb))
     answers: dict[tuple[str, str], DocAnswer] = {}
     for _, a, b in sorted(best.values(), key=lambda t: -t[0]):
         for ans in (a, b):

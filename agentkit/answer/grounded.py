@@ -162,8 +162,9 @@ def verify_draft(draft: Draft, evidence: EvidenceSet, verifier, settings: Settin
 
 def verify_calculation(draft: Draft, evidence: EvidenceSet) -> VerifiedDraft:
     """A calculated sentence is supported by construction: each number in it was found in the sentences it
-    cites and the calculator computed the result. An LLM verifier cannot check arithmetic reliably, so it
-    is not asked; the answer check still judges whether the calculation answers the question."""
+    cites and the calculator computed the result. An LLM verifier cannot check arithmetic reliably (it
+    rejected right calculations in testing), so neither it nor the answer check is asked; the calculate
+    stage already required a cited row about the question."""
     kept = []
     for text, ids in draft.sentences:
         sents = [x for x in (evidence.by_id(i) for i in ids) if x is not None]
@@ -248,10 +249,11 @@ def bridge_evidence(question: str, verified: VerifiedDraft, evidence: EvidenceSe
     return found if any(content_words(s.text) & missing for s in found) else []
 
 
-def with_bridge(verified: VerifiedDraft, bridge: list) -> VerifiedDraft:
-    """The bridge sentences join the first sentence's citations: they are what links its claim to the question."""
+def add_citations(verified: VerifiedDraft, sentences: list) -> VerifiedDraft:
+    """Evidence sentences that link the answer to the question (a bridge, the row stating the short answer)
+    join the first sentence's citations."""
     first = verified.sentences[0]
-    cites = first.citations + [c for c in (s.citation() for s in bridge) if c not in first.citations]
+    cites = first.citations + [c for c in (s.citation() for s in sentences) if c not in first.citations]
     return verified.model_copy(update={"sentences": [first.model_copy(update={"citations": cites}),
                                                      *verified.sentences[1:]]})
 
@@ -266,7 +268,7 @@ def bridged_answer_check(question: str, verified: VerifiedDraft, evidence: Evide
         return verified, base, None
     # the nearest link first (an unneeded sentence can also distract the verifier), then all of them
     for bridge in ([full[:2], full] if len(full) > 2 else [full]):
-        p = answer_check(question, with_bridge(verified, bridge), verifier, settings, extra, evidence)
+        p = answer_check(question, add_citations(verified, bridge), verifier, settings, extra, evidence)
         if p is not None and p >= settings.answer_check_threshold:
             break
     else:
@@ -275,10 +277,10 @@ def bridged_answer_check(question: str, verified: VerifiedDraft, evidence: Evide
         fewer = [b for b in bridge if b is not s]
         if not fewer:
             break
-        q = answer_check(question, with_bridge(verified, fewer), verifier, settings, extra, evidence)
+        q = answer_check(question, add_citations(verified, fewer), verifier, settings, extra, evidence)
         if q is not None and q >= settings.answer_check_threshold:
             bridge, p = fewer, q
-    return with_bridge(verified, bridge), p, [s.text for s in bridge]
+    return add_citations(verified, bridge), p, [s.text for s in bridge]
 
 
 def cite_short_answer(question: str, verified: VerifiedDraft, evidence: EvidenceSet, verifier,
@@ -295,10 +297,7 @@ def cite_short_answer(question: str, verified: VerifiedDraft, evidence: Evidence
     p = _support(verifier, [(f"{question} {verified.answer}", stating, [])])[0]
     if p < settings.entailment_threshold:
         return verified
-    first = verified.sentences[0]
-    cites = first.citations + [c for c in (s.citation() for s in stating) if c not in first.citations]
-    sentences = [first.model_copy(update={"citations": cites}), *verified.sentences[1:]]
-    return verified.model_copy(update={"sentences": sentences})
+    return add_citations(verified, stating)
 
 
 def resolve_conflicts(generator, question: str, evidence: EvidenceSet, settings: Settings):
@@ -382,7 +381,7 @@ __all__ = [
     "answer_check",
     "bridge_evidence",
     "bridged_answer_check",
-    "with_bridge",
+    "add_citations",
     "cite_short_answer",
     "verify_calculation",
     "conflict_answer",

@@ -16,7 +16,7 @@ from agentkit.answer.conflicts import (
 )
 from agentkit.answer.evidence import build_evidence
 from agentkit.answer.grounded import Draft, answer_is_grounded, parse_draft, validate_question, verify_draft
-from agentkit.answer.prompts import answer_schema
+from agentkit.answer.prompts import INSUFFICIENT, POLAR_STANCES, answer_schema, extract_schema, is_polar
 from agentkit.answer.verify import LexicalVerifier, lexical_support
 from agentkit.errors import InvalidQuestionError
 from agentkit.settings import Settings
@@ -62,6 +62,28 @@ def test_schema_only_admits_shown_ids_and_is_bounded():
     # property order is the generation order: evidence is selected, then the sentence is written
     assert list(item["properties"]) == ["cite", "text"]
     assert list(schema["properties"]) == ["answer", "sentences"]
+
+
+@pytest.mark.parametrize("question,polar", [
+    ("Were Scott Derrickson and Ed Wood of the same nationality?", True),
+    ("Are Local H and For Against both from the United States?", True),
+    ("did revenue increase in 2019?", True),
+    ("Is Annie Morton or Terry Richardson older?", False),  # a choice: the answer is a name
+    ("Who is older, Annie Morton or Terry Richardson?", False),
+    ("Island of the dead: which painter?", False),  # "Is" only as the start of "Island"
+    ("What is the maximum daily dose?", False),
+])
+def test_yes_no_questions_are_told_from_choices_and_wh_questions(question, polar):
+    assert is_polar(question) is polar
+
+
+def test_yes_no_schema_admits_only_yes_no_or_insufficient():
+    schema = answer_schema(["1"], max_sentences=1, max_sentence_chars=50, answers=("yes", "no", INSUFFICIENT))
+    assert schema["properties"]["answer"] == {"type": "string", "enum": ["yes", "no", INSUFFICIENT]}
+    assert answer_schema(["1"], max_sentences=1, max_sentence_chars=50)["properties"]["answer"]["maxLength"] == 80
+    # one document's own answer (the conflict check) is closed the same way
+    assert extract_schema(answers=POLAR_STANCES)["properties"]["answer"]["enum"] == ["yes", "no", "none"]
+    assert extract_schema()["properties"]["answer"]["maxLength"] == 60
 
 
 def test_parse_draft_drops_unknown_ids_and_flags_garbage():
@@ -232,6 +254,27 @@ def test_a_multi_hop_answer_is_checked_with_the_shown_sentence_that_links_it_to_
     # nothing is missing: no bridge
     full = add_citations(v, [s for s in ev.sentences if s.doc_id == "morton"])
     assert bridge_evidence("When was Terry Richardson born?", full, ev) == []
+
+
+def test_an_answer_citing_nothing_named_in_the_question_needs_a_bridge_to_it():
+    from agentkit.answer.grounded import VerifiedDraft, bridged_answer_check, cites_question_entity
+    from agentkit.types import AnswerSentence
+
+    q = "The arena where the Lewiston Maineiacs played their home games can seat how many people?"
+    rink = _scored("dwyer", "Dwyer Arena is an ice rink. The main rink can seat up to 1,400 people.", 0.8, "Dwyer Arena")
+    team = _scored("maineiacs", "The team played its home games at the Colisee in Lewiston.", 0.7, "Lewiston Maineiacs")
+    ev = build_evidence(q, [rink, team], max_sentences=10)
+    seat = next(s for s in ev.sentences if "1,400" in s.text)
+    v = VerifiedDraft(answer="1,400", sentences=[AnswerSentence(
+        text="The arena can seat 1,400 people.", citations=[seat.citation()], support=0.9)])
+    assert not cites_question_entity(q, v)  # a fact about some arena, not the Maineiacs' one
+    assert cites_question_entity("How many people can the main rink seat?", v)  # no names asked about
+    bridged, p, kept = bridged_answer_check(q, v, ev, _FixedVerifier(0.9), Settings(), 0.0, require_entity=True)
+    assert kept and cites_question_entity(q, bridged) and p == 0.9
+    # the verifier rejects the bridged citations, or nothing in the evidence names the team: no answer
+    assert bridged_answer_check(q, v, ev, _FixedVerifier(0.2), Settings(), 0.0, require_entity=True)[2] is None
+    alone = build_evidence(q, [rink], max_sentences=10)
+    assert bridged_answer_check(q, v, alone, _FixedVerifier(0.9), Settings(), 0.0, require_entity=True)[2] is None
 
 
 ORIGINAL = ("The Lewiston Colisee is a multi-purpose arena in Lewiston, Maine. It opened in 1958. "

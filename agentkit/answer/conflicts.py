@@ -17,7 +17,7 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 
 from agentkit.answer.evidence import EvidenceSet, best_covering, content_words
-from agentkit.answer.prompts import extract_messages, extract_schema
+from agentkit.answer.prompts import POLAR_STANCES, extract_messages, extract_schema, is_polar
 from agentkit.errors import GenerationError
 from agentkit.ingest import split_sentences
 from agentkit.types import Citation, ConflictCandidate, ScoredPassage
@@ -290,6 +290,7 @@ def extract_per_document(generator, question: str, evidence: EvidenceSet, doc_id
     """One constrained call per document; returns (answers, prompt_tokens, completion_tokens)."""
     results: list[DocAnswer] = []
     ptoks = ctoks = 0
+    schema = extract_schema(answers=POLAR_STANCES if is_polar(question) else None)
     for doc_id in doc_ids:
         sub = evidence.for_doc(doc_id)
         if not sub.sentences:
@@ -298,7 +299,7 @@ def extract_per_document(generator, question: str, evidence: EvidenceSet, doc_id
         best = {s.id for s in best_covering(question, sub, max_sentences=sentences_per_doc)} or {sub.ids[0]}
         sub = EvidenceSet(passages=sub.passages, sentences=[s for s in sub.sentences if s.id in best])
         try:
-            comp = generator.chat(extract_messages(question, sub.render()), json_schema=extract_schema(),
+            comp = generator.chat(extract_messages(question, sub.render()), json_schema=schema,
                                   max_tokens=max_tokens)
         except GenerationError:
             continue  # garbage from one document's call costs that document's vote, nothing else

@@ -17,12 +17,13 @@ from agentkit.answer.conflicts import (
     conflict_documents,
     decide,
     extract_per_document,
+    key_terms,
     minimal_pair_answers,
     normalize_answer,
     source_groups,
 )
 from agentkit.answer.evidence import EvidenceSet, best_covering, content_words, relevance
-from agentkit.answer.prompts import INSUFFICIENT, answer_messages, answer_schema
+from agentkit.answer.prompts import INSUFFICIENT, POLAR_ANSWERS, answer_messages, answer_schema, is_polar
 from agentkit.errors import GenerationError, InvalidQuestionError
 from agentkit.settings import Settings
 from agentkit.types import Answer, AnswerSentence, AnswerStatus, Citation, ScoredPassage, TraceStep
@@ -84,7 +85,8 @@ def generate_draft(generator, question: str, evidence: EvidenceSet, settings: Se
     extra = extra or []
     ids = evidence.ids + computation_ids(extra)
     schema = answer_schema(ids, max_sentences=min(2, settings.max_answer_sentences),
-                           max_sentence_chars=settings.max_sentence_chars)
+                           max_sentence_chars=settings.max_sentence_chars,
+                           answers=POLAR_ANSWERS if is_polar(question) else None)
     t0 = time.perf_counter()
     try:
         comp = generator.chat(answer_messages(question, render_with_computations(evidence, extra), feedback),
@@ -208,6 +210,18 @@ def answer_is_grounded(answer: str, sentences: list[AnswerSentence]) -> bool:
     return len(words & pool) / len(words) >= 0.5
 
 
+def cites_question_entity(question: str, verified: VerifiedDraft) -> bool:
+    """Some name of the question ("Lewiston Maineiacs") is in a cited quote or its document's title. An
+    answer whose citations name none of them is a fact about something else ("the main rink can seat
+    1,400" of another arena), however fluent; the small verifier passed such answers at P 0.84. Only the
+    documents count, not the model's own sentences. A question without names passes."""
+    terms = key_terms(question)
+    if not terms:
+        return True
+    cited = " ".join(f"{c.quote} {c.title or ''}" for s in verified.sentences for c in s.citations).lower()
+    return any(t in cited for t in terms)
+
+
 def answer_check(question: str, verified: VerifiedDraft, verifier, settings: Settings,
                  extra: list[str] | None = None, evidence: EvidenceSet | None = None) -> float | None:
     """Every sentence can be entailed by its citation while the short answer is about something else (a
@@ -259,17 +273,26 @@ def add_citations(verified: VerifiedDraft, sentences: list) -> VerifiedDraft:
 
 
 def bridged_answer_check(question: str, verified: VerifiedDraft, evidence: EvidenceSet, verifier, settings: Settings,
-                         base: float, extra: list[str] | None = None) -> tuple[VerifiedDraft, float, list[str] | None]:
-    """After a failed answer check (probability ``base``): the check once more with the bridge sentences
-    added; those it does not need are pruned again (each costs citation precision). Returns (draft,
-    probability, the bridge quotes kept or None)."""
+                         base: float, extra: list[str] | None = None,
+                         require_entity: bool = False) -> tuple[VerifiedDraft, float, list[str] | None]:
+    """After a failed answer check (probability ``base``), or citations that name nothing of the question
+    (``require_entity``): the check once more with the bridge sentences added; those it does not need are
+    pruned again (each costs citation precision). Returns (draft, probability, the bridge quotes kept or
+    None when no bridge passes)."""
     full = bridge_evidence(question, verified, evidence)
     if not full:
         return verified, base, None
+
+    def passes(bridge: list) -> float | None:
+        draft = add_citations(verified, bridge)
+        if require_entity and not cites_question_entity(question, draft):
+            return None
+        p = answer_check(question, draft, verifier, settings, extra, evidence)
+        return p if p is not None and p >= settings.answer_check_threshold else None
+
     # the nearest link first (an unneeded sentence can also distract the verifier), then all of them
     for bridge in ([full[:2], full] if len(full) > 2 else [full]):
-        p = answer_check(question, add_citations(verified, bridge), verifier, settings, extra, evidence)
-        if p is not None and p >= settings.answer_check_threshold:
+        if (p := passes(bridge)) is not None:
             break
     else:
         return verified, base, None
@@ -277,8 +300,8 @@ def bridged_answer_check(question: str, verified: VerifiedDraft, evidence: Evide
         fewer = [b for b in bridge if b is not s]
         if not fewer:
             break
-        q = answer_check(question, add_citations(verified, fewer), verifier, settings, extra, evidence)
-        if q is not None and q >= settings.answer_check_threshold:
+        q = passes(fewer)
+        if q is not None:
             bridge, p = fewer, q
     return add_citations(verified, bridge), p, [s.text for s in bridge]
 
@@ -379,6 +402,7 @@ __all__ = [
     "answer_is_grounded",
     "confidence_from",
     "answer_check",
+    "cites_question_entity",
     "bridge_evidence",
     "bridged_answer_check",
     "add_citations",

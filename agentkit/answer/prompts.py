@@ -6,7 +6,24 @@ document says is wrapped as quoted data (see evidence.py) and the instructions s
 
 from __future__ import annotations
 
+import re
+
 INSUFFICIENT = "insufficient evidence"
+
+# "Were A and B of the same nationality?" asks for yes or no; "Is A or B older?" asks to choose (an entity).
+_POLAR = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|may|might|must)\b",
+                    re.IGNORECASE)
+_CHOICE = re.compile(r"\bor\b", re.IGNORECASE)
+POLAR_ANSWERS = ("yes", "no", INSUFFICIENT)
+POLAR_STANCES = ("yes", "no", "none")  # one document's own answer to a yes/no question
+
+
+def is_polar(question: str) -> bool:
+    """A yes/no question: it opens with an auxiliary verb and offers no alternatives to choose from.
+    Its answer is constrained to yes / no / insufficient evidence, since a small model otherwise answers
+    the attribute it compared ("American") instead of the question."""
+    q = question.strip()
+    return bool(_POLAR.match(q)) and not _CHOICE.search(q)
 
 # One system message for every grounded call (answer and per-document extraction): llama.cpp reuses the
 # KV cache of the longest shared prefix, so [system][question] is prefilled once per question, not per call.
@@ -49,12 +66,14 @@ def extract_messages(question: str, passage_block: str) -> list[dict]:
 
 
 def answer_schema(ids: list[str], *, max_sentences: int, max_sentence_chars: int, max_answer_chars: int = 80,
-                  max_cites: int = 3) -> dict:
-    """A grammar that only admits evidence ids that were shown, with bounded lengths so decoding ends."""
+                  max_cites: int = 3, answers: tuple[str, ...] | None = None) -> dict:
+    """A grammar that only admits evidence ids that were shown, with bounded lengths so decoding ends;
+    ``answers`` closes the short answer to a fixed set (yes / no / insufficient evidence)."""
+    answer = {"type": "string", "enum": list(answers)} if answers else {"type": "string", "maxLength": max_answer_chars}
     return {
         "type": "object",
         "properties": {
-            "answer": {"type": "string", "maxLength": max_answer_chars},
+            "answer": answer,
             "sentences": {
                 "type": "array",
                 "minItems": 1,
@@ -77,12 +96,14 @@ def answer_schema(ids: list[str], *, max_sentences: int, max_sentence_chars: int
     }
 
 
-def extract_schema(max_answer_chars: int = 60) -> dict:
+def extract_schema(max_answer_chars: int = 60, answers: tuple[str, ...] | None = None) -> dict:
     """Only the answer: which sentences state it is found lexically (the answer is a short span of them),
-    which saves the decode tokens of a cite list in every per-document call."""
+    which saves the decode tokens of a cite list in every per-document call. ``answers`` closes it to a
+    fixed set: a document's stance on a yes/no question is yes, no or none."""
+    answer = {"type": "string", "enum": list(answers)} if answers else {"type": "string", "maxLength": max_answer_chars}
     return {
         "type": "object",
-        "properties": {"answer": {"type": "string", "maxLength": max_answer_chars}},
+        "properties": {"answer": answer},
         "required": ["answer"],
     }
 

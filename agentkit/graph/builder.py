@@ -32,7 +32,7 @@ from agentkit.answer import grounded as G
 from agentkit.answer.arithmetic import calculate, is_arithmetic
 from agentkit.answer.conflicts import near_copies
 from agentkit.answer.evidence import EvidenceSet, build_evidence
-from agentkit.answer.prompts import CLOSED_BOOK_SYSTEM, NAIVE_SYSTEM, closed_book_schema
+from agentkit.answer.prompts import CLOSED_BOOK_SYSTEM, NAIVE_SYSTEM, closed_book_schema, is_polar
 from agentkit.graph import prompts as P
 from agentkit.graph.components import Components
 from agentkit.errors import GenerationError
@@ -226,6 +226,13 @@ class GraphBuilder:
                                                                  extra=state.get("computations") or [])
                 if checked is not None and checked < self.s.answer_check_threshold:
                     reason = f"(the cited evidence does not show that '{draft.answer}' answers the question)"
+                elif checked is not None and not G.cites_question_entity(state["question"], v):
+                    # right-sounding, but about another entity: only a bridge to the question's names saves it
+                    v, checked, bridged = G.bridged_answer_check(state["question"], v, state["evidence"],
+                                                                 self.c.verifier, self.s, 0.0, require_entity=True,
+                                                                 extra=state.get("computations") or [])
+                    if not bridged:
+                        reason = "(the cited evidence does not mention what the question asks about)"
             if reason:
                 v = G.VerifiedDraft(answer=draft.answer, dropped=[s.text for s in v.sentences] + [reason],
                                     seconds=v.seconds)
@@ -387,7 +394,8 @@ class GraphBuilder:
         return self._to_answer(state)
 
     def _to_answer(self, state: AgentState) -> str:
-        return "calculate" if self.s.calculate_arithmetic and is_arithmetic(state["question"]) else "answer"
+        q = state["question"]  # "Did revenue increase?" wants yes or no, not the computed change
+        return "calculate" if self.s.calculate_arithmetic and is_arithmetic(q) and not is_polar(q) else "answer"
 
     def after_conflicts(self, state: AgentState) -> str:
         return "finalize" if state.get("answer") is not None else self._to_answer(state)

@@ -256,12 +256,22 @@ def test_a_multi_hop_answer_is_checked_with_the_shown_sentence_that_links_it_to_
     assert bridge_evidence("When was Terry Richardson born?", full, ev) == []
 
 
+def test_question_names_are_whole_runs_of_capitalised_words_not_the_first_word():
+    from agentkit.answer.conflicts import key_names
+
+    assert key_names("Were Scott Derrickson and Ed Wood of the same nationality?") == [" scott derrickson ", " ed wood "]
+    assert key_names("Is it in Lawrence, Kansas or the Kansas City area?") == [" lawrence ", " kansas ", " kansas city "]
+    assert key_names("Which band formed by Guns N' Roses?") == [" guns n roses "]
+    assert key_names("What is the maximum daily dose?") == []
+
+
 def test_an_answer_citing_nothing_named_in_the_question_needs_a_bridge_to_it():
     from agentkit.answer.grounded import VerifiedDraft, bridged_answer_check, cites_question_entity
     from agentkit.types import AnswerSentence
 
     q = "The arena where the Lewiston Maineiacs played their home games can seat how many people?"
-    rink = _scored("dwyer", "Dwyer Arena is an ice rink. The main rink can seat up to 1,400 people.", 0.8, "Dwyer Arena")
+    rink = _scored("dwyer", "Dwyer Arena is an ice rink in Lewiston, New York. The main rink can seat up to 1,400 people.",
+                   0.8, "Dwyer Arena")
     team = _scored("maineiacs", "The team played its home games at the Colisee in Lewiston.", 0.7, "Lewiston Maineiacs")
     ev = build_evidence(q, [rink, team], max_sentences=10)
     seat = next(s for s in ev.sentences if "1,400" in s.text)
@@ -273,6 +283,7 @@ def test_an_answer_citing_nothing_named_in_the_question_needs_a_bridge_to_it():
     assert kept and cites_question_entity(q, bridged) and p == 0.9
     # the verifier rejects the bridged citations, or nothing in the evidence names the team: no answer
     assert bridged_answer_check(q, v, ev, _FixedVerifier(0.2), Settings(), 0.0, require_entity=True)[2] is None
+    # "Lewiston" alone names the rink's town, not the team: the same document's context is no bridge
     alone = build_evidence(q, [rink], max_sentences=10)
     assert bridged_answer_check(q, v, alone, _FixedVerifier(0.9), Settings(), 0.0, require_entity=True)[2] is None
 

@@ -111,6 +111,32 @@ def key_terms(question: str) -> set[str]:
     return {m.lower() for m in _CAPITALISED.findall(question.strip())}
 
 
+_CLAUSE_BREAK = re.compile(r"[,;:?!()\"“”]")
+
+
+def name_text(text: str) -> str:
+    """Lower case, punctuation as spaces, padded: "Guns N' Roses" and "guns n roses" match as words."""
+    return " " + " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split()) + " "
+
+
+def key_names(question: str) -> list[str]:
+    """Runs of capitalised words and numbers in the question ("Lewiston Maineiacs", "888 7th Avenue"), not
+    its first word, as ``name_text``: whole names, where ``key_terms`` has single words ("Lewiston" also
+    names a town in New York)."""
+    names = []
+    for i, clause in enumerate(_CLAUSE_BREAK.split(question.strip())):
+        run: list[str] = []
+        for j, word in enumerate(clause.split() + [""]):
+            if word and not (i == 0 and j == 0) and (word[0].isupper() or word[0].isdigit()):
+                run.append(word)
+            elif run:
+                name = name_text(" ".join(run))
+                if any(len(t) > 1 for t in name.split()):  # "S/S" is no name to look for
+                    names.append(name)
+                run = []
+    return list(dict.fromkeys(names))
+
+
 def about_question(question: str, text: str) -> bool:
     """A source that mentions none of the question's names is about something else: its "answer"
     would be a different entity's fact, not a conflicting one."""

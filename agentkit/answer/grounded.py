@@ -17,7 +17,8 @@ from agentkit.answer.conflicts import (
     conflict_documents,
     decide,
     extract_per_document,
-    key_terms,
+    key_names,
+    name_text,
     minimal_pair_answers,
     normalize_answer,
     source_groups,
@@ -211,15 +212,15 @@ def answer_is_grounded(answer: str, sentences: list[AnswerSentence]) -> bool:
 
 
 def cites_question_entity(question: str, verified: VerifiedDraft) -> bool:
-    """Some name of the question ("Lewiston Maineiacs") is in a cited quote or its document's title. An
+    """A whole name of the question ("Lewiston Maineiacs") is in a cited quote or its document's title. An
     answer whose citations name none of them is a fact about something else ("the main rink can seat
     1,400" of another arena), however fluent; the small verifier passed such answers at P 0.84. Only the
     documents count, not the model's own sentences. A question without names passes."""
-    terms = key_terms(question)
-    if not terms:
+    names = key_names(question)
+    if not names:
         return True
-    cited = " ".join(f"{c.quote} {c.title or ''}" for s in verified.sentences for c in s.citations).lower()
-    return any(t in cited for t in terms)
+    cited = name_text(" ".join(f"{c.quote} {c.title or ''}" for s in verified.sentences for c in s.citations))
+    return any(n in cited for n in names)
 
 
 def answer_check(question: str, verified: VerifiedDraft, verifier, settings: Settings,

@@ -357,3 +357,16 @@ def test_unrelated_or_different_documents_give_no_aligned_answers():
     q_team = "Who owns the Lewiston Colisee hockey team?"
     pair = [_scored("a", ORIGINAL, 0.8, "A"), _scored("b", edited, 0.8, "A")]
     assert minimal_pair_answers(q_team, build_evidence(q_team, pair, max_sentences=2, min_per_passage=1)) == []
+
+
+def test_pages_of_a_series_that_differ_in_their_own_subject_are_not_a_conflict():
+    from agentkit.answer.conflicts import minimal_pair_answers
+
+    q = "Who coached the VCU Rams men's basketball team?"
+    season = "The {} VCU Rams men's basketball team represented Virginia Commonwealth University. The team was coached by Shaka Smart."
+    pages = [_scored("a", season.format("2012–13"), 0.8, "2012–13 VCU Rams men's basketball team"),
+             _scored("b", season.format("2013–14"), 0.8, "2013–14 VCU Rams men's basketball team")]
+    assert minimal_pair_answers(q, build_evidence(q, pages, max_sentences=10)) == []
+    # the same two texts under one title are one page with a swapped span: each side is reported
+    same_title = [p.model_copy(update={"title": "VCU Rams men's basketball"}) for p in pages]
+    assert {a.answer for a in minimal_pair_answers(q, build_evidence(q, same_title, max_sentences=10))} == {"2012–13", "2013–14"}

@@ -279,6 +279,12 @@ def _aligned_answer(p: ScoredPassage, answer: str, start: int, end: int) -> DocA
                      authority=_s(p.metadata.get("authority")))
 
 
+def _names_own_title(pa: ScoredPassage, pb: ScoredPassage, swap: tuple[str, str]) -> bool:
+    """Pages of a series ("2012–13 VCU Rams season", "2013–14 VCU Rams season") share their wording and
+    differ in what names each page's own subject: two subjects, not two claims about one."""
+    return all(name_text(span) in name_text(p.title or "") for p, span in zip((pa, pb), swap))
+
+
 def minimal_pair_answers(question: str, evidence: EvidenceSet) -> list[DocAnswer]:
     """Sources that agree word for word except for a short span in a sentence about the question (it shares
     a word with the question, or it was picked as evidence for it): each side's span is that source's
@@ -299,7 +305,7 @@ def minimal_pair_answers(question: str, evidence: EvidenceSet) -> list[DocAnswer
                 if not overlap:
                     continue
                 for sb, eb, wb in sentences[pb.chunk.id]:
-                    if wa == wb or (swap := _swapped_span(wa, wb)) is None:
+                    if wa == wb or (swap := _swapped_span(wa, wb)) is None or _names_own_title(pa, pb, swap):
                         continue
                     key = (pa.chunk.doc_id, pb.chunk.doc_id)
                     if key not in best or overlap > best[key][0]:

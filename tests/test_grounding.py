@@ -370,3 +370,18 @@ def test_pages_of_a_series_that_differ_in_their_own_subject_are_not_a_conflict()
     # the same two texts under one title are one page with a swapped span: each side is reported
     same_title = [p.model_copy(update={"title": "VCU Rams men's basketball"}) for p in pages]
     assert {a.answer for a in minimal_pair_answers(q, build_evidence(q, same_title, max_sentences=10))} == {"2012–13", "2013–14"}
+
+
+def test_each_side_of_a_yes_no_conflict_is_verified_as_an_answer_to_the_question():
+    from agentkit.answer.grounded import conflict_answer
+    from agentkit.types import AnswerStatus
+
+    q = "Is shrimp scampi definitely free of plastic?"
+    decision = decide([Cluster("no", [DocAnswer("a", "no", [_cite("a")])]),
+                       Cluster("yes", [DocAnswer("b", "yes", [_cite("b")])])])
+    assert decision.kind == "conflict"
+    verifier = _FixedVerifier(0.9)
+    ans = conflict_answer(q, decision, verifier, Settings(), [], "grounded", 0.8)
+    assert ans.status == AnswerStatus.conflict and {c.answer for c in ans.conflicts} == {"no", "yes"}
+    assert verifier.claims == [f'The answer to the question "{q}" is no.', f'The answer to the question "{q}" is yes.']
+    assert conflict_answer(q, decision, _FixedVerifier(0.1), Settings(), [], "grounded", 0.8) is None  # not a real conflict

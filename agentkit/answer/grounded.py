@@ -371,7 +371,8 @@ def conflict_answer(question: str, decision: ConflictDecision, verifier, setting
     candidates = []
     for c in decision.clusters:
         cand = c.candidate()
-        claim = f"{question} {c.answer}"
+        # the answer check's phrasing: "<question> no" reads as nonsense to the verifier for a yes/no stance
+        claim = f'The answer to the question "{question}" is {c.answer}.'
         p = verifier.support([(claim, [x.quote for x in cand.citations])])[0] if verifier else 1.0
         if p >= settings.entailment_threshold * 0.6:
             candidates.append((cand, p))

@@ -109,12 +109,3 @@ def test_percentage_growth_is_computed_from_the_cited_table_row(tmp_path):
     assert any("Net interest income" in c.quote for c in ans.citations)
     _assert_citations_verbatim(ans, finance)
 
-
-def test_yes_no_question_is_answered_yes_or_no_with_the_stating_sentence_cited(agent, corpus):
-    """A yes/no question gets "yes" or "no" as its short answer (the grammar admits nothing else), cited to
-    the sentence that settles it, not a copied attribute of the subject."""
-    ans = agent.ask("Is there an approved reversal agent for Orlanide?")
-    assert ans.status == AnswerStatus.answered, ans.model_dump_json(indent=1)
-    assert ans.answer == "no", ans.model_dump_json(indent=1)
-    assert any(c.doc_id == "medicine/orlanide-monograph" and "reversal agent" in c.quote for c in ans.citations)
-    _assert_citations_verbatim(ans, corpus)

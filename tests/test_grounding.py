@@ -211,7 +211,7 @@ class _FixedVerifier:
 
     def support(self, claims):
         self.claims += [c for c, _ in claims]
-        return [self.p_answer if c.startswith("The answer to the question") else 1.0 for c, _ in claims]
+        return [self.p_answer if c.startswith(("The answer to the question", "Question:")) else 1.0 for c, _ in claims]
 
 
 def test_supported_sentences_must_also_answer_the_question():
@@ -383,5 +383,5 @@ def test_each_side_of_a_yes_no_conflict_is_verified_as_an_answer_to_the_question
     verifier = _FixedVerifier(0.9)
     ans = conflict_answer(q, decision, verifier, Settings(), [], "grounded", 0.8)
     assert ans.status == AnswerStatus.conflict and {c.answer for c in ans.conflicts} == {"no", "yes"}
-    assert verifier.claims == [f'The answer to the question "{q}" is no.', f'The answer to the question "{q}" is yes.']
+    assert verifier.claims == [f'Question: "{q}" The evidence shows that the answer is {a}.' for a in ("no", "yes")]
     assert conflict_answer(q, decision, _FixedVerifier(0.1), Settings(), [], "grounded", 0.8) is None  # not a real conflict

@@ -385,3 +385,23 @@ def test_each_side_of_a_yes_no_conflict_is_verified_as_an_answer_to_the_question
     assert ans.status == AnswerStatus.conflict and {c.answer for c in ans.conflicts} == {"no", "yes"}
     assert verifier.claims == [f'Question: "{q}" The evidence shows that the answer is {a}.' for a in ("no", "yes")]
     assert conflict_answer(q, decision, _FixedVerifier(0.1), Settings(), [], "grounded", 0.8) is None  # not a real conflict
+
+
+def test_a_yes_no_comparison_must_cite_evidence_about_each_thing_compared():
+    from agentkit.answer.grounded import VerifiedDraft, cites_question_entity
+    from agentkit.types import AnswerSentence
+
+    q = "Were Scott Derrickson and Ed Wood of the same nationality?"
+    ev = build_evidence(q, [_scored("brooks", "Conrad Brooks is an American actor. He appeared in Ed Wood films.",
+                                    0.8, "Conrad Brooks"),
+                            _scored("derrickson", "Scott Derrickson is an American director.", 0.7, "Scott Derrickson")],
+                        max_sentences=10)
+
+    def answer(*docs):
+        return VerifiedDraft(answer="yes", sentences=[AnswerSentence(text="Both are American.", support=0.9, citations=[
+            s.citation() for s in ev.sentences if s.doc_id in docs])])
+
+    assert not cites_question_entity(q, answer("brooks"))  # names Ed Wood only: says nothing of Derrickson
+    assert cites_question_entity(q, answer("brooks", "derrickson"))
+    # a question about one thing still needs just one of its names
+    assert cites_question_entity("Did Ed Wood direct Plan 9 from Outer Space?", answer("brooks"))

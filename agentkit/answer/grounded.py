@@ -17,6 +17,7 @@ from agentkit.answer.conflicts import (
     conflict_documents,
     decide,
     extract_per_document,
+    is_comparison,
     key_names,
     name_text,
     minimal_pair_answers,
@@ -214,12 +215,16 @@ def answer_is_grounded(answer: str, sentences: list[AnswerSentence]) -> bool:
 def cites_question_entity(question: str, verified: VerifiedDraft) -> bool:
     """A whole name of the question ("Lewiston Maineiacs") is in a cited quote or its document's title. An
     answer whose citations name none of them is a fact about something else ("the main rink can seat
-    1,400" of another arena), however fluent; the small verifier passed such answers at P 0.84. Only the
-    documents count, not the model's own sentences. A question without names passes."""
+    1,400" of another arena), however fluent; the small verifier passed such answers at P 0.84. A yes/no
+    comparison needs every name cited. Only the documents count, not the model's own sentences. A
+    question without names passes."""
     names = key_names(question)
     if not names:
         return True
     cited = name_text(" ".join(f"{c.quote} {c.title or ''}" for s in verified.sentences for c in s.citations))
+    if is_polar(question) and is_comparison(question):
+        # "Were A and B of the same nationality?": a yes or no needs evidence about each of them
+        return all(n in cited for n in names)
     return any(n in cited for n in names)
 
 

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
 
     # grounded answering
     evidence_k: int = Field(5, description="passages shown to the generator")
+    follow_links: int = Field(
+        2, ge=0, description="extra passages shown because the question or a top passage names their title "
+        "(the bridge document of a multi-hop question); 0 turns it off")
     max_evidence_chars: int = Field(700, description="characters per passage shown to the generator")
     max_answer_sentences: int = 3
     max_sentence_chars: int = 240

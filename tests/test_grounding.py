@@ -405,3 +405,35 @@ def test_a_yes_no_comparison_must_cite_evidence_about_each_thing_compared():
     assert cites_question_entity(q, answer("brooks", "derrickson"))
     # a question about one thing still needs just one of its names
     assert cites_question_entity("Did Ed Wood direct Plan 9 from Outer Space?", answer("brooks"))
+
+
+class _AnswerVerifier:
+    """P(yes) per short answer named in the claim: a verifier whose world knowledge doubts one side."""
+
+    def __init__(self, by_answer: dict[str, float]):
+        self.by_answer = by_answer
+
+    def support(self, claims):
+        return [next((p for a, p in self.by_answer.items() if f" is {a}." in c), 1.0) for c, _ in claims]
+
+
+def test_the_planted_side_of_a_minimal_pair_is_reported_even_when_the_verifier_doubts_it():
+    from agentkit.answer.conflicts import minimal_pair_answers
+    from agentkit.answer.grounded import conflict_answer
+    from agentkit.types import AnswerStatus
+
+    q = "How many people can the Lewiston Colisee seat?"
+    pair = [_scored("true", ORIGINAL, 0.8, "Colisee"), _scored("copy", TAMPERED, 0.8, "Colisee")]
+    decision = decide(cluster_answers(minimal_pair_answers(q, build_evidence(q, pair))))
+    assert decision.kind == "conflict"
+    doubts_planted = _AnswerVerifier({"3,677": 0.9, "4,250": 0.1})
+    ans = conflict_answer(q, decision, doubts_planted, Settings(), [], "grounded", 0.8)
+    assert ans is not None and ans.status == AnswerStatus.conflict
+    assert {c.answer for c in ans.conflicts} == {"3,677", "4,250"}
+    # two unrelated sources are each checked on their own: the doubted one is dropped, so no conflict
+    extracted = decide([Cluster("3,677", [DocAnswer("a", "3,677", [_cite("a")])]),
+                        Cluster("4,250", [DocAnswer("b", "4,250", [_cite("b")])])])
+    assert conflict_answer(q, extracted, doubts_planted, Settings(), [], "grounded", 0.8) is None
+    # and a pair whose sentences answer nothing is no conflict either
+    assert conflict_answer(q, decision, _AnswerVerifier({"3,677": 0.1, "4,250": 0.1}), Settings(), [],
+                           "grounded", 0.8) is None

@@ -70,6 +70,7 @@ class DocAnswer:
     date: str | None = None
     authority: str | None = None
     source_group: str = ""  # near-duplicate documents share one: copies are one source, not several
+    aligned: bool = False  # one side of a minimal pair (found by alignment, not by a model call)
 
 
 @dataclass
@@ -276,7 +277,7 @@ def _aligned_answer(p: ScoredPassage, answer: str, start: int, end: int) -> DocA
     cite = Citation(doc_id=p.chunk.doc_id, chunk_id=p.chunk.id, source=p.source, title=p.title,
                     start=p.chunk.start + start, end=p.chunk.start + end, quote=p.chunk.text[start:end])
     return DocAnswer(p.chunk.doc_id, answer, [cite], date=_s(p.metadata.get("date")),
-                     authority=_s(p.metadata.get("authority")))
+                     authority=_s(p.metadata.get("authority")), aligned=True)
 
 
 def _names_own_title(pa: ScoredPassage, pb: ScoredPassage, swap: tuple[str, str]) -> bool:

@@ -381,12 +381,21 @@ def conflict_answer(question: str, decision: ConflictDecision, verifier, setting
                     trace: list[TraceStep], strategy: str, relevance_score: float) -> Answer:
     """Status conflict: each candidate stated with its own sources; candidates that do not survive
     verification against their own citations are dropped."""
-    candidates = []
+    scored = []
     for c in decision.clusters:
         cand = c.candidate()
         # the answer check's phrasing: "<question> no" reads as nonsense to the verifier for a yes/no stance
         p = verifier.support([(answer_claim(question, c.answer), [x.quote for x in cand.citations])])[0] \
             if verifier else 1.0
+        scored.append((c, cand, p))
+    # The sides of a minimal pair are one sentence with the answer span swapped: if one side answers the
+    # question, so does the other, with its own span. The verifier's world knowledge (a planted answer
+    # "reads wrong") must not pick the side, so aligned sides share their best score.
+    aligned_best = max((p for c, _, p in scored if any(m.aligned for m in c.members)), default=0.0)
+    candidates = []
+    for c, cand, p in scored:
+        if any(m.aligned for m in c.members):
+            p = max(p, aligned_best)
         if p >= settings.entailment_threshold * 0.6:
             candidates.append((cand, p))
     if len(candidates) < 2:

@@ -38,6 +38,7 @@ from agentkit.graph.components import Components
 from agentkit.errors import GenerationError
 from agentkit.generate.llm import Completion
 from agentkit.graph.state import AgentState
+from agentkit.retrieve.links import linked_passages
 from agentkit.types import Answer, AnswerSentence, AnswerStatus, Citation, TraceStep
 
 MAX_OBSERVATION_CHARS = 700
@@ -132,11 +133,15 @@ class GraphBuilder:
                 best = reranker.rerank(q, passages, top_k=1)
                 if best and all(best[0].chunk.id != p.chunk.id for p in chosen):
                     chosen.append(best[0])
+        linked = linked_passages(question, chosen, ranked[k:], self.s.follow_links) \
+            if state["strategy"] != "naive" else []
+        chosen += linked
         if self.s.detect_conflicts and state["strategy"] != "naive":  # a disagreeing near-copy must be seen
             chosen += near_copies(chosen, ranked[k:], self.s.conflict_max_docs)
-        return {"ranked": chosen, "trace": [TraceStep(stage="rerank", seconds=time.perf_counter() - t0,
-                                                      detail={"reranker": self.s.reranker, "candidates": len(passages),
-                                                              "best": round(G.relevance(chosen[0]), 4) if chosen else None})]}
+        detail = {"reranker": self.s.reranker, "candidates": len(passages),
+                  "best": round(G.relevance(chosen[0]), 4) if chosen else None, "linked": [p.title for p in linked]}
+        return {"ranked": chosen,
+                "trace": [TraceStep(stage="rerank", seconds=time.perf_counter() - t0, detail=detail)]}
 
     def gate(self, state: AgentState) -> dict:
         """Build the evidence the model will see (sentences, not whole passages: prefill is the cost)."""

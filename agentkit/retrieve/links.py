@@ -1,0 +1,55 @@
+"""Link following: a bridge question names one document and needs another that the first one names.
+
+"Where is the company that Sachin Warrier worked for headquartered?" ranks Sachin Warrier's page first; the
+page that answers (Tata Consultancy Services) is about the question only through that name, so a reranker
+scoring against the question leaves it just below the cut. Candidates whose title is named in the question
+or in the best passages are kept. A title is a name, so matching it needs no model call.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from agentkit.types import ScoredPassage
+
+_DISAMBIGUATION = re.compile(r"\s*\([^)]*\)\s*$")  # "Front Row (software)" is named "Front Row"
+
+
+@lru_cache(maxsize=4096)
+def _title_pattern(title: str) -> re.Pattern[str] | None:
+    name = _DISAMBIGUATION.sub("", title).strip()
+    if len(name) < 4 or not any(ch.isalpha() for ch in name):
+        return None
+    if " " in name:
+        return re.compile(r"(?<!\w)" + re.escape(name) + r"(?!\w)", re.IGNORECASE)
+    # a one-word title ("Winner", "Sonic") is a common word unless the text capitalises it
+    return re.compile(r"(?<!\w)" + re.escape(name[0].upper()) + "(?i:" + re.escape(name[1:]) + r")(?!\w)")
+
+
+def names_title(text: str, title: str) -> bool:
+    pattern = _title_pattern(title)
+    return bool(pattern and pattern.search(text))
+
+
+def linked_passages(question: str, chosen: list[ScoredPassage], candidates: list[ScoredPassage], limit: int,
+                    sources: int = 3) -> list[ScoredPassage]:
+    """Up to ``limit`` candidates (best-ranked first) not already chosen, one per document, whose title is
+    named by the question or by one of the first ``sources`` chosen passages."""
+    if limit <= 0:
+        return []
+    have = {p.chunk.doc_id for p in chosen}
+    texts = [question] + [p.chunk.text for p in chosen[:sources]]
+    linked: list[ScoredPassage] = []
+    for p in candidates:
+        if p.chunk.doc_id in have or not p.title:
+            continue
+        if any(names_title(text, p.title) for text in texts):
+            linked.append(p)
+            have.add(p.chunk.doc_id)
+            if len(linked) >= limit:
+                break
+    return linked
+
+
+__all__ = ["linked_passages", "names_title"]

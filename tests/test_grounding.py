@@ -437,3 +437,21 @@ def test_the_planted_side_of_a_minimal_pair_is_reported_even_when_the_verifier_d
     # and a pair whose sentences answer nothing is no conflict either
     assert conflict_answer(q, decision, _AnswerVerifier({"3,677": 0.1, "4,250": 0.1}), Settings(), [],
                            "grounded", 0.8) is None
+
+
+def test_a_citation_that_adds_nothing_to_the_sentence_is_not_kept():
+    from agentkit.answer.grounded import Draft
+
+    q = "Are the Laleli Mosque and Esma Sultan Mansion in the same neighborhood?"
+    ev = build_evidence(q, [_scored("laleli", "The Laleli Mosque is in Laleli, Fatih, Istanbul.", 0.9, "Laleli Mosque"),
+                            _scored("ahmed", "The Sultan Ahmed Mosque is a mosque in Istanbul.", 0.8, "Sultan Ahmed Mosque"),
+                            _scored("esma", "The Esma Sultan Mansion is in the Ortakoy neighborhood.", 0.7,
+                                    "Esma Sultan Mansion")], max_sentences=10)
+    ids = {s.doc_id: s.id for s in ev.sentences}
+    draft = Draft(answer="no", sentences=[
+        ("The Laleli Mosque is in Laleli, Fatih, Istanbul.", [ids["laleli"], ids["ahmed"]]),
+        ("The two are in different neighborhoods.", [ids["laleli"], ids["esma"], ids["ahmed"]])])
+    v = verify_draft(draft, ev, LexicalVerifier(), Settings(entailment_threshold=0.0), question=q)
+    cited = [[c.doc_id for c in s.citations] for s in v.sentences]
+    # the mosque next door adds nothing; each thing the question compares keeps its own citation
+    assert cited == [["laleli"], ["laleli", "esma"]]

@@ -130,8 +130,28 @@ class VerifiedDraft(BaseModel):
     seconds: float = 0.0
 
 
+def contributing_citations(claim: str, cited: list, question: str = "", answer: str = "") -> list:
+    """The cited evidence sentences that each add something to the claim: small models list every id they
+    were shown, and a paragraph that adds nothing is not the claim's support (citation precision). Greedy
+    cover over the claim's content words, plus the names the question asks about and the short answer,
+    so a comparison keeps one citation per thing compared."""
+    if len(cited) < 2:
+        return cited
+    want, names = content_words(f"{claim} {answer}"), key_names(question)
+    words = []
+    for s in cited:
+        text = f"{s.title} {s.shown or s.text}"
+        words.append(want & content_words(text) | {n for n in names if name_text(n) in name_text(text)})
+    kept, covered = set(), set()
+    for i in sorted(range(len(cited)), key=lambda i: -len(words[i])):
+        if not kept or words[i] - covered:
+            kept.add(i)
+            covered |= words[i]
+    return [s for i, s in enumerate(cited) if i in kept]
+
+
 def verify_draft(draft: Draft, evidence: EvidenceSet, verifier, settings: Settings,
-                 extra: list[str] | None = None) -> VerifiedDraft:
+                 extra: list[str] | None = None, question: str = "") -> VerifiedDraft:
     """Keep only sentences whose cited evidence entails them; each kept sentence carries its citations.
 
     A sentence whose own citations do not support it gets one repair attempt: small models often cite a
@@ -143,6 +163,7 @@ def verify_draft(draft: Draft, evidence: EvidenceSet, verifier, settings: Settin
     cited = []
     for text, ids in draft.sentences:
         sents = [s for s in (evidence.by_id(i) for i in ids) if s is not None]
+        sents = contributing_citations(text, sents, question, draft.answer)
         cited.append((sents, [comps[i] for i in ids if i in comps]))
     supports = _support(verifier, [(text, sents, more) for (text, _), (sents, more) in zip(draft.sentences, cited)])
 
@@ -434,6 +455,7 @@ __all__ = [
     "cite_short_answer",
     "verify_calculation",
     "conflict_answer",
+    "contributing_citations",
     "generate_draft",
     "merge_results",
     "needs_conflict_check",

@@ -215,7 +215,8 @@ class GraphBuilder:
             v = G.VerifiedDraft(answer=draft.answer)
         else:
             v = G.verify_calculation(draft, state["evidence"]) if draft.calculated else G.verify_draft(
-                draft, state["evidence"], self.c.verifier, self.s, extra=state.get("computations") or [])
+                draft, state["evidence"], self.c.verifier, self.s, extra=state.get("computations") or [],
+                question=state["question"])
             if v.sentences and not G.answer_is_grounded(draft.answer, v.sentences):
                 v = G.cite_short_answer(state["question"], v, state["evidence"], self.c.verifier, self.s)
             reason = None

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     calculate_arithmetic: bool = Field(
         True, description="questions asking for a change, percentage, average or ratio: the model writes the "
         "expression over cited numbers and the calculator computes it")
+    compare_yes_no: bool = Field(
+        True, description="yes/no comparisons of two names (\"Are A and B both ...?\"): each is asked about on its "
+        "own evidence and the answer follows by rule")
     conflict_max_docs: int = Field(4, description="documents asked for their own answer (one call each)")
     conflict_relevance_margin: float = Field(
         0.15, description="only documents whose relevance is within this of the best one are asked")

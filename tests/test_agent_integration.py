@@ -109,3 +109,18 @@ def test_percentage_growth_is_computed_from_the_cited_table_row(tmp_path):
     assert any("Net interest income" in c.quote for c in ans.citations)
     _assert_citations_verbatim(ans, finance)
 
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Are Orlanide and Zoravir both taken orally?", "yes"),
+    ("Are Orlanide and Kelvoxamab both taken orally?", "no"),
+])
+def test_yes_no_comparison_is_decided_side_by_side(agent, corpus, question, expected):
+    """The compare stage on the real model: each drug asked about on its own monograph, the answer by
+    rule, a verbatim citation from the monograph of each drug it needed."""
+    ans = agent.ask(question)
+    assert ans.status == AnswerStatus.answered and ans.answer == expected, ans.model_dump_json(indent=1)
+    assert "compare" in [t.stage for t in ans.trace]
+    cited_titles = " ".join(c.title or "" for c in ans.citations).lower()
+    assert ("kelvoxamab" if expected == "no" else "zoravir") in cited_titles
+    _assert_citations_verbatim(ans, corpus)

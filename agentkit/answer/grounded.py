@@ -432,6 +432,16 @@ def conflict_answer(question: str, decision: ConflictDecision, verifier, setting
                   conflicts=[c for c, _ in candidates], trace=trace, strategy=strategy)
 
 
+def compared_answer(question: str, result, strategy: str, relevance_score: float, settings: Settings) -> Answer:
+    """A decided yes/no comparison (``answer.compare``): each side's sentence, verbatim, with its citation."""
+    sentences = [AnswerSentence(text=s.cited[0].text, citations=[x.citation() for x in s.cited],
+                                support=round(s.support, 4)) for s in result.sides]
+    conf = confidence_from({"relevance": relevance_score, "support": min(s.support for s in result.sides),
+                            "agreement": 1.0}, settings)
+    return Answer(question=question, status=AnswerStatus.answered, answer=result.answer, sentences=sentences,
+                  confidence=conf, strategy=strategy)
+
+
 def _titles(cites: list[Citation]) -> str:
     titles = list(dict.fromkeys(c.title or c.doc_id for c in cites))
     if len(titles) == 1:
@@ -454,6 +464,7 @@ __all__ = [
     "add_citations",
     "cite_short_answer",
     "verify_calculation",
+    "compared_answer",
     "conflict_answer",
     "contributing_citations",
     "generate_draft",

@@ -10,6 +10,7 @@
                                                              └─ rerank ─ gate …            │
            gate / conflicts ─ calculate (arithmetic questions) ─┬─ verify
                                                                  └─ answer (no usable expression)
+           gate / conflicts ─ compare (yes/no comparison of two names) ─ finalize
            answer ─ verify ─┬─ finalize ──────────────────────────────────────────────────┴─ END
                             ├─ answer (regenerate once, with feedback)
                             ├─ reflect ─ act (reflexion, bounded)
@@ -30,6 +31,7 @@ from langgraph.graph import END, START, StateGraph
 
 from agentkit.answer import grounded as G
 from agentkit.answer.arithmetic import calculate, is_arithmetic
+from agentkit.answer.compare import compare, parse_comparison
 from agentkit.answer.conflicts import near_copies
 from agentkit.answer.evidence import EvidenceSet, build_evidence
 from agentkit.answer.prompts import CLOSED_BOOK_SYSTEM, NAIVE_SYSTEM, closed_book_schema, is_polar
@@ -189,6 +191,25 @@ class GraphBuilder:
                        "draft": G.Draft(answer=calc.answer, sentences=[(calc.sentence, [*calc.cite, cid])],
                                         calculated=True)})
         return update
+
+    def compare(self, state: AgentState) -> dict:
+        """Yes/no comparisons of two named things: each is asked about on its own evidence, the short
+        answer follows by rule (``answer.compare``). Undecided: an abstention, not the whole-question
+        call, whose "yes" is what this stage exists to avoid."""
+        q = state["question"]
+        check = self.s.answer_check_threshold
+        res = compare(self.c.generator, self.c.verifier if check > 0 else None, q, state.get("ranked") or [],
+                      embed=self.c.embedder, threshold=check)
+        detail = {"answer": res.answer, "sides": {s.name: s.value for s in res.sides}, "rejected": res.reason or None}
+        step = TraceStep(stage="compare", seconds=res.seconds, prompt_tokens=res.prompt_tokens,
+                         completion_tokens=res.completion_tokens, detail=detail)
+        if res.answer is None:
+            ans = G.abstain(q, "unsupported_after_verification", [], state["strategy"],
+                            confidence=_abstain_confidence(state))
+        else:
+            best = G.relevance(state["ranked"][0]) if state.get("ranked") else 0.0
+            ans = G.compared_answer(q, res, state["strategy"], best, self.s)
+        return {"answer": ans, "trace": [step]}
 
     def answer(self, state: AgentState) -> dict:
         evidence: EvidenceSet = state["evidence"]
@@ -400,7 +421,10 @@ class GraphBuilder:
         return self._to_answer(state)
 
     def _to_answer(self, state: AgentState) -> str:
-        q = state["question"]  # "Did revenue increase?" wants yes or no, not the computed change
+        q = state["question"]
+        if self.s.compare_yes_no and parse_comparison(q) is not None:
+            return "compare"
+        # "Did revenue increase?" wants yes or no, not the computed change
         return "calculate" if self.s.calculate_arithmetic and is_arithmetic(q) and not is_polar(q) else "answer"
 
     def after_conflicts(self, state: AgentState) -> str:
@@ -432,8 +456,9 @@ class GraphBuilder:
     # ------------------------------------------------------------------ build
     def build(self) -> StateGraph:
         g = StateGraph(AgentState)
-        for name in ("start", "contextualize", "plan", "retrieve", "rerank", "gate", "conflicts", "calculate", "answer",
-                     "verify", "reflect", "act", "tool", "closed_book", "naive", "abstain", "finalize"):
+        for name in ("start", "contextualize", "plan", "retrieve", "rerank", "gate", "conflicts", "calculate",
+                     "compare", "answer", "verify", "reflect", "act", "tool", "closed_book", "naive", "abstain",
+                     "finalize"):
             g.add_node(name, getattr(self, name))
         g.add_node("route", lambda state: {})
         g.add_edge(START, "start")
@@ -443,8 +468,9 @@ class GraphBuilder:
         g.add_edge("plan", "retrieve")
         g.add_conditional_edges("retrieve", self.after_retrieve, ["act", "rerank"])
         g.add_conditional_edges("rerank", self.after_rerank, ["naive", "gate"])
-        g.add_conditional_edges("gate", self.after_gate, ["abstain", "conflicts", "calculate", "answer"])
-        g.add_conditional_edges("conflicts", self.after_conflicts, ["finalize", "calculate", "answer"])
+        g.add_conditional_edges("gate", self.after_gate, ["abstain", "conflicts", "calculate", "compare", "answer"])
+        g.add_conditional_edges("conflicts", self.after_conflicts, ["finalize", "calculate", "compare", "answer"])
+        g.add_edge("compare", "finalize")
         g.add_conditional_edges("calculate", self.after_calculate, ["verify", "answer"])
         g.add_edge("answer", "verify")
         g.add_conditional_edges("verify", self.after_verify, ["finalize", "reflect", "answer", "abstain"])

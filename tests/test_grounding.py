@@ -272,7 +272,7 @@ def test_an_answer_citing_nothing_named_in_the_question_needs_a_bridge_to_it():
     q = "The arena where the Lewiston Maineiacs played their home games can seat how many people?"
     rink = _scored("dwyer", "Dwyer Arena is an ice rink in Lewiston, New York. The main rink can seat up to 1,400 people.",
                    0.8, "Dwyer Arena")
-    team = _scored("maineiacs", "The team played its home games at the Colisee in Lewiston.", 0.7, "Lewiston Maineiacs")
+    team = _scored("maineiacs", "The team played its home games at Dwyer Arena.", 0.7, "Lewiston Maineiacs")
     ev = build_evidence(q, [rink, team], max_sentences=10)
     seat = next(s for s in ev.sentences if "1,400" in s.text)
     v = VerifiedDraft(answer="1,400", sentences=[AnswerSentence(
@@ -286,6 +286,11 @@ def test_an_answer_citing_nothing_named_in_the_question_needs_a_bridge_to_it():
     # "Lewiston" alone names the rink's town, not the team: the same document's context is no bridge
     alone = build_evidence(q, [rink], max_sentences=10)
     assert bridged_answer_check(q, v, alone, _FixedVerifier(0.9), Settings(), 0.0, require_entity=True)[2] is None
+    # a sentence about the team that does not name the cited arena links nothing to it
+    other = _scored("maineiacs", "The Lewiston Maineiacs played at the Colisee. They finished first overall.", 0.7,
+                    "Lewiston Maineiacs")
+    unlinked = build_evidence(q, [rink, other], max_sentences=10)
+    assert bridged_answer_check(q, v, unlinked, _FixedVerifier(0.9), Settings(), 0.0, require_entity=True)[2] is None
 
 
 ORIGINAL = ("The Lewiston Colisee is a multi-purpose arena in Lewiston, Maine. It opened in 1958. "

@@ -27,6 +27,7 @@ from agentkit.answer.conflicts import (
 from agentkit.answer.evidence import EvidenceSet, best_covering, content_words, relevance
 from agentkit.answer.prompts import INSUFFICIENT, POLAR_ANSWERS, answer_messages, answer_schema, is_polar
 from agentkit.errors import GenerationError, InvalidQuestionError
+from agentkit.retrieve.links import names_title
 from agentkit.settings import Settings
 from agentkit.types import Answer, AnswerSentence, AnswerStatus, Citation, ScoredPassage, TraceStep
 
@@ -307,6 +308,15 @@ def add_citations(verified: VerifiedDraft, sentences: list) -> VerifiedDraft:
                                                      *verified.sentences[1:]]})
 
 
+def bridge_connects(verified: VerifiedDraft, bridge: list) -> bool:
+    """A bridge sentence from another document is a link in the chain only if it names a cited document
+    ("... played their home games at the Androscoggin Bank Colisée" for the Colisée's seating). Without
+    that it is a neighbouring fact: "The Lewiston Maineiacs finished first overall" does not make another
+    arena's 1,400 seats theirs, though the verifier passed the pair at P 0.82."""
+    cited = {c.doc_id: c.title or "" for s in verified.sentences for c in s.citations}
+    return all(b.doc_id in cited or any(names_title(b.text, t) for t in cited.values() if t) for b in bridge)
+
+
 def bridged_answer_check(question: str, verified: VerifiedDraft, evidence: EvidenceSet, verifier, settings: Settings,
                          base: float, extra: list[str] | None = None,
                          require_entity: bool = False) -> tuple[VerifiedDraft, float, list[str] | None]:
@@ -321,6 +331,8 @@ def bridged_answer_check(question: str, verified: VerifiedDraft, evidence: Evide
     def passes(bridge: list) -> float | None:
         draft = add_citations(verified, bridge)
         if require_entity and not cites_question_entity(question, draft):
+            return None
+        if not bridge_connects(verified, bridge):
             return None
         p = answer_check(question, draft, verifier, settings, extra, evidence)
         return p if p is not None and p >= settings.answer_check_threshold else None
@@ -459,6 +471,7 @@ __all__ = [
     "answer_check",
     "answer_claim",
     "cites_question_entity",
+    "bridge_connects",
     "bridge_evidence",
     "bridged_answer_check",
     "add_citations",

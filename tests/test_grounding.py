@@ -291,6 +291,11 @@ def test_an_answer_citing_nothing_named_in_the_question_needs_a_bridge_to_it():
                     "Lewiston Maineiacs")
     unlinked = build_evidence(q, [rink, other], max_sentences=10)
     assert bridged_answer_check(q, v, unlinked, _FixedVerifier(0.9), Settings(), 0.0, require_entity=True)[2] is None
+    # an unlinked sentence does not spoil a bridge that also holds a linked one
+    both = build_evidence(q, [rink, team, _scored("other", "The Lewiston Maineiacs finished first overall.", 0.7,
+                                                  "2006 season")], max_sentences=10)
+    kept = bridged_answer_check(q, v, both, _FixedVerifier(0.9), Settings(), 0.0, require_entity=True)[2]
+    assert kept == ["The team played its home games at Dwyer Arena."]
 
 
 ORIGINAL = ("The Lewiston Colisee is a multi-purpose arena in Lewiston, Maine. It opened in 1958. "

@@ -29,8 +29,10 @@ def test_a_candidate_named_by_the_question_is_shown():
     assert linked_passages(q, [WARRIER], [OTHER, FRONT_ROW], limit=2) == [FRONT_ROW]  # "(software)" is dropped
 
 
-def test_one_word_titles_link_only_when_the_text_capitalises_them():
+def test_titles_link_only_when_the_text_capitalises_them():
     assert names_title("2014 S/S is the debut album of the boy group WINNER.", "Winner (band)")
     assert not names_title("The winner of the race was unknown.", "Winner (band)")
+    assert not names_title("What science fantasy series is told in first person?", "Science Fantasy (magazine)")
+    assert names_title("It was published in Science Fantasy in 1950.", "Science Fantasy (magazine)")
     assert not names_title("Sachin Warrier wrote songs.", "Son")  # too short to be a name
     assert not names_title("The Warriers wrote songs.", "Warrier")  # inside a word

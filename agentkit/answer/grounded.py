@@ -324,15 +324,13 @@ def bridged_answer_check(question: str, verified: VerifiedDraft, evidence: Evide
     (``require_entity``): the check once more with the bridge sentences added; those it does not need are
     pruned again (each costs citation precision). Returns (draft, probability, the bridge quotes kept or
     None when no bridge passes)."""
-    full = bridge_evidence(question, verified, evidence)
+    full = [b for b in bridge_evidence(question, verified, evidence) if bridge_connects(verified, [b])]
     if not full:
         return verified, base, None
 
     def passes(bridge: list) -> float | None:
         draft = add_citations(verified, bridge)
         if require_entity and not cites_question_entity(question, draft):
-            return None
-        if not bridge_connects(verified, bridge):
             return None
         p = answer_check(question, draft, verifier, settings, extra, evidence)
         return p if p is not None and p >= settings.answer_check_threshold else None

@@ -21,9 +21,8 @@ def _title_pattern(title: str) -> re.Pattern[str] | None:
     name = _DISAMBIGUATION.sub("", title).strip()
     if len(name) < 4 or not any(ch.isalpha() for ch in name):
         return None
-    if " " in name:
-        return re.compile(r"(?<!\w)" + re.escape(name) + r"(?!\w)", re.IGNORECASE)
-    # a one-word title ("Winner", "Sonic") is a common word unless the text capitalises it
+    # a title is named when the text capitalises it: "science fantasy" in a question is a genre, not the
+    # magazine "Science Fantasy"; the rest may differ in case ("WINNER" names "Winner (band)")
     return re.compile(r"(?<!\w)" + re.escape(name[0].upper()) + "(?i:" + re.escape(name[1:]) + r")(?!\w)")
 
 

@@ -377,6 +377,11 @@ def test_pages_of_a_series_that_differ_in_their_own_subject_are_not_a_conflict()
     pages = [_scored("a", season.format("2012–13"), 0.8, "2012–13 VCU Rams men's basketball team"),
              _scored("b", season.format("2013–14"), 0.8, "2013–14 VCU Rams men's basketball team")]
     assert minimal_pair_answers(q, build_evidence(q, pages, max_sentences=10)) == []
+    # nor where they differ outside their titles ("led by third-year" / "fourth-year head coach")
+    coach = "The {} VCU Rams team represented VCU. The team was led by {} head coach Shaka Smart."
+    years = [_scored("a", coach.format("2011–12", "third-year"), 0.8, "2011–12 VCU Rams men's basketball team"),
+             _scored("b", coach.format("2012–13", "fourth-year"), 0.8, "2012–13 VCU Rams men's basketball team")]
+    assert minimal_pair_answers("Who led the VCU Rams team?", build_evidence(q, years, max_sentences=10)) == []
     # the same two texts under one title are one page with a swapped span: each side is reported
     same_title = [p.model_copy(update={"title": "VCU Rams men's basketball"}) for p in pages]
     assert {a.answer for a in minimal_pair_answers(q, build_evidence(q, same_title, max_sentences=10))} == {"2012–13", "2013–14"}

@@ -280,10 +280,15 @@ def _aligned_answer(p: ScoredPassage, answer: str, start: int, end: int) -> DocA
                      authority=_s(p.metadata.get("authority")), aligned=True)
 
 
-def _names_own_title(pa: ScoredPassage, pb: ScoredPassage, swap: tuple[str, str]) -> bool:
-    """Pages of a series ("2012–13 VCU Rams season", "2013–14 VCU Rams season") share their wording and
-    differ in what names each page's own subject: two subjects, not two claims about one."""
-    return all(name_text(span) in name_text(p.title or "") for p, span in zip((pa, pb), swap))
+_DISAMBIGUATION = re.compile(r"\s*\([^)]*\)\s*$")
+
+
+def _different_subjects(pa: ScoredPassage, pb: ScoredPassage) -> bool:
+    """Pages of a series ("2012–13 VCU Rams men's basketball team", "2013–14 ...") share their wording
+    and differ where each describes its own subject (its season, its coach's year): two subjects under two
+    titles, not two claims about one. A copy of a page (a mirror, a tampered version) keeps its title."""
+    ta, tb = (name_text(_DISAMBIGUATION.sub("", p.title or "")) for p in (pa, pb))
+    return bool(ta.strip() and tb.strip()) and ta != tb
 
 
 def minimal_pair_answers(question: str, evidence: EvidenceSet) -> list[DocAnswer]:
@@ -299,14 +304,15 @@ def minimal_pair_answers(question: str, evidence: EvidenceSet) -> list[DocAnswer
     best: dict[tuple[str, str], tuple[int, DocAnswer, DocAnswer]] = {}
     for i, pa in enumerate(unique):
         for pb in unique[i + 1:]:
-            if pa.chunk.doc_id == pb.chunk.doc_id or not near_duplicate(pa.chunk.text, pb.chunk.text):
+            if (pa.chunk.doc_id == pb.chunk.doc_id or _different_subjects(pa, pb)
+                    or not near_duplicate(pa.chunk.text, pb.chunk.text)):
                 continue
             for sa, ea, wa in sentences[pa.chunk.id]:
                 overlap = len(q_words & content_words(" ".join(wa))) + ((pa.chunk.doc_id, pa.chunk.start + sa) in shown)
                 if not overlap:
                     continue
                 for sb, eb, wb in sentences[pb.chunk.id]:
-                    if wa == wb or (swap := _swapped_span(wa, wb)) is None or _names_own_title(pa, pb, swap):
+                    if wa == wb or (swap := _swapped_span(wa, wb)) is None:
                         continue
                     key = (pa.chunk.doc_id, pb.chunk.doc_id)
                     if key not in best or overlap > best[key][0]:

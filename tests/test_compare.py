@@ -88,6 +88,10 @@ def test_a_value_the_evidence_does_not_state_or_a_missing_side_gives_no_answer()
     # gold pages removed: only a page that mentions Derrickson in passing, nothing about Ed Wood
     res = compare(Answers({"Scott Derrickson": "none", "Ed Wood": "American"}), Verifier(), q, [COLLIS])
     assert res.answer is None
+    # a page about someone else: its "American" describes that person, not the one it mentions
+    collis = _p("ac", "Adam Collis", "Adam Collis is an American filmmaker. He assisted Scott Derrickson on a short.")
+    res = compare(Answers({"Scott Derrickson": "American", "Ed Wood": "American"}), Verifier(), q, [collis, WOOD])
+    assert res.answer is None and "Scott Derrickson" in res.reason
 
 
 def test_both_needs_each_side_verified_and_one_no_settles_it():

@@ -88,15 +88,16 @@ def parse_comparison(question: str) -> Comparison | None:
     return None
 
 
-def passages_naming(name: str, passages: list[ScoredPassage], limit: int = 2) -> list[ScoredPassage]:
-    """The passages about ``name``: titled with it, else mentioning it; best-ranked first, one per document."""
+def passages_naming(name: str, passages: list[ScoredPassage], limit: int = 2) -> tuple[list[ScoredPassage], bool]:
+    """The passages about ``name``: titled with it, else mentioning it; best-ranked first, one per document.
+    The flag says whether they are titled with it (else only their sentences naming it are about it)."""
     key = name_text(name)
     titled = [p for p in passages if key in name_text(p.title or "")]
     chosen = titled or [p for p in passages if key in name_text(p.chunk.text)]
     out: dict[str, ScoredPassage] = {}
     for p in chosen:
         out.setdefault(p.chunk.doc_id, p)
-    return list(out.values())[:limit]
+    return list(out.values())[:limit], bool(titled)
 
 
 @dataclass
@@ -144,11 +145,16 @@ def compare(generator, verifier, question: str, passages: list[ScoredPassage], e
         return CompareResult(answer, sides, reason, ptoks, ctoks, time.perf_counter() - t0)
 
     for name in spec.names:
-        own = passages_naming(name, passages)
+        own, titled = passages_naming(name, passages)
         if not own:
             return result(None, f"no passage names {name}")
         sub_q = spec.sub_question(name)
         ev = build_evidence(sub_q, own, embed=embed, max_sentences=4, max_chars=900, min_per_passage=1)
+        if not titled:  # a page about something else: only its sentences naming the thing are about it
+            ev = EvidenceSet(passages=ev.passages,
+                             sentences=[x for x in ev.sentences if name_text(name) in name_text(x.text)])
+            if not ev.sentences:
+                return result(None, f"no sentence names {name}")
         if spec.mode == "both":
             task = f'Task: answer the question for {name} alone: "answer" is yes, no, or "none" if the passages do not say.'
             value, p, c = _ask(generator, question, sub_q, ev, task, POLAR_STANCES)

@@ -104,4 +104,38 @@ def test_both_needs_each_side_verified_and_one_no_settles_it():
     doubting = Verifier(p=0.2)
     res = compare(Answers({"Scott Derrickson": "yes", "Ed Wood": "yes"}), doubting, q, [DERRICKSON, WOOD])
     assert res.answer is None
-    assert doubting.claims == ['Question: "Is Scott Derrickson American?" The evidence shows that the answer is yes.']
+    assert doubting.claims == [f'Question: "Is Scott Derrickson American?" The evidence shows that the answer is {a}.'
+                               for a in ("yes", "no")]  # neither stance is supported
+
+
+class ClaimVerifier:
+    """P(yes) by the stance a claim states."""
+
+    def __init__(self, by_stance):
+        self.by_stance = by_stance
+
+    def support(self, claims):
+        return [self.by_stance[c.rsplit(" ", 1)[1].rstrip(".")] for c, _ in claims]
+
+
+def test_a_rejected_stance_is_replaced_by_the_other_when_the_evidence_settles_it():
+    q = "Are Scott Derrickson and Ed Wood both British?"
+    res = compare(Answers({"Scott Derrickson": "yes", "Ed Wood": "yes"}), ClaimVerifier({"yes": 0.1, "no": 0.9}), q,
+                  [DERRICKSON, WOOD])
+    assert res.answer == "no" and res.sides[0].value == "no"
+    res = compare(Answers({"Scott Derrickson": "yes", "Ed Wood": "yes"}), ClaimVerifier({"yes": 0.1, "no": 0.1}), q,
+                  [DERRICKSON, WOOD])
+    assert res.answer is None
+
+
+def test_a_thing_missing_from_the_ranked_passages_gets_its_own_search():
+    q = "Were Scott Derrickson and Ed Wood of the same nationality?"
+    searched = []
+
+    def search(sub_question):
+        searched.append(sub_question)
+        return [WOOD]
+
+    res = compare(Answers({"Scott Derrickson": "American", "Ed Wood": "American"}), Verifier(), q, [DERRICKSON],
+                  search=search)
+    assert res.answer == "yes" and searched == ["Was Ed Wood of which nationality?"]

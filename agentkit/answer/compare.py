@@ -132,8 +132,9 @@ def _ask(generator, question: str, sub_question: str, evidence: EvidenceSet, tas
 
 
 def compare(generator, verifier, question: str, passages: list[ScoredPassage], embed=None,
-            threshold: float = 0.55) -> CompareResult | None:
-    """Answer a yes/no comparison side by side; None when ``question`` is not one."""
+            threshold: float = 0.55, search=None) -> CompareResult | None:
+    """Answer a yes/no comparison side by side; None when ``question`` is not one. ``search``
+    (sub-question -> passages): a thing none of ``passages`` names gets its own retrieval."""
     spec = parse_comparison(question)
     if spec is None:
         return None
@@ -145,10 +146,12 @@ def compare(generator, verifier, question: str, passages: list[ScoredPassage], e
         return CompareResult(answer, sides, reason, ptoks, ctoks, time.perf_counter() - t0)
 
     for name in spec.names:
+        sub_q = spec.sub_question(name)
         own, titled = passages_naming(name, passages)
+        if not own and search is not None:  # the whole question's ranking can favour the other thing
+            own, titled = passages_naming(name, search(sub_q))
         if not own:
             return result(None, f"no passage names {name}")
-        sub_q = spec.sub_question(name)
         ev = build_evidence(sub_q, own, embed=embed, max_sentences=4, max_chars=900, min_per_passage=1)
         if not titled:  # a page about something else: only its sentences naming the thing are about it
             ev = EvidenceSet(passages=ev.passages,
@@ -170,10 +173,19 @@ def compare(generator, verifier, question: str, passages: list[ScoredPassage], e
             return result(None, f"the passages about {name} do not answer it")
         side = Side(name, value, cited)
         if spec.mode == "both" and verifier is not None:
-            claim = f'Question: "{sub_q}" The evidence shows that the answer is {value}.'
-            side.support = float(verifier.support([(claim, [s.shown or s.text for s in cited])])[0])
+            quotes = [s.shown or s.text for s in cited]
+
+            def support(stance: str) -> float:
+                claim = f'Question: "{sub_q}" The evidence shows that the answer is {stance}.'
+                return float(verifier.support([(claim, quotes)])[0])
+
+            side.support = support(value)
             if side.support < threshold:
-                return result(None, f"the cited evidence does not show that the answer for {name} is {value}")
+                # the model's stance is rejected: the cited sentence may still settle the other one
+                other = "no" if normalize_answer(value) == "yes" else "yes"
+                if (p_other := support(other)) < threshold:
+                    return result(None, f"the cited evidence does not show that the answer for {name} is {value}")
+                side.value, side.support, value = other, p_other, other
         sides.append(side)
         if spec.mode == "both" and normalize_answer(value) == "no":
             return result("no")  # one thing without the property settles "both" (and saves the other call)

@@ -198,8 +198,12 @@ class GraphBuilder:
         call, whose "yes" is what this stage exists to avoid."""
         q = state["question"]
         check = self.s.answer_check_threshold
+        def search(sub_question: str) -> list:
+            found = self._search(sub_question, self.s.rerank_top_n, state.get("filters"))
+            return self.c.reranker.rerank(sub_question, found, top_k=3) if self.c.reranker else found[:3]
+
         res = compare(self.c.generator, self.c.verifier if check > 0 else None, q, state.get("ranked") or [],
-                      embed=self.c.embedder, threshold=check)
+                      embed=self.c.embedder, threshold=check, search=search)
         detail = {"answer": res.answer, "sides": {s.name: s.value for s in res.sides}, "rejected": res.reason or None}
         step = TraceStep(stage="compare", seconds=res.seconds, prompt_tokens=res.prompt_tokens,
                          completion_tokens=res.completion_tokens, detail=detail)

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agentkit.answer.conflicts import name_text, normalize_answer, same_answer
-from agentkit.answer.evidence import EvidenceSet, EvidenceSentence, best_covering, build_evidence, content_words
+from agentkit.answer.evidence import (
+    EvidenceSentence,
+    EvidenceSet,
+    best_covering,
+    build_evidence,
+    content_words,
+)
 from agentkit.answer.prompts import GROUNDED_SYSTEM, POLAR_STANCES, extract_schema, is_polar
 from agentkit.errors import GenerationError
 from agentkit.types import ScoredPassage
@@ -131,6 +137,11 @@ def _ask(generator, question: str, sub_question: str, evidence: EvidenceSet, tas
     return value, comp.prompt_tokens, comp.completion_tokens
 
 
+def _stance_support(verifier, sub_question: str, stance: str, cited: list[EvidenceSentence]) -> float:
+    claim = f'Question: "{sub_question}" The evidence shows that the answer is {stance}.'
+    return float(verifier.support([(claim, [s.shown or s.text for s in cited])])[0])
+
+
 def compare(generator, verifier, question: str, passages: list[ScoredPassage], embed=None,
             threshold: float = 0.55, search=None) -> CompareResult | None:
     """Answer a yes/no comparison side by side; None when ``question`` is not one. ``search``
@@ -173,17 +184,11 @@ def compare(generator, verifier, question: str, passages: list[ScoredPassage], e
             return result(None, f"the passages about {name} do not answer it")
         side = Side(name, value, cited)
         if spec.mode == "both" and verifier is not None:
-            quotes = [s.shown or s.text for s in cited]
-
-            def support(stance: str) -> float:
-                claim = f'Question: "{sub_q}" The evidence shows that the answer is {stance}.'
-                return float(verifier.support([(claim, quotes)])[0])
-
-            side.support = support(value)
+            side.support = _stance_support(verifier, sub_q, value, cited)
             if side.support < threshold:
                 # the model's stance is rejected: the cited sentence may still settle the other one
                 other = "no" if normalize_answer(value) == "yes" else "yes"
-                if (p_other := support(other)) < threshold:
+                if (p_other := _stance_support(verifier, sub_q, other, cited)) < threshold:
                     return result(None, f"the cited evidence does not show that the answer for {name} is {value}")
                 side.value, side.support, value = other, p_other, other
         sides.append(side)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from agentkit.answer.conflicts import name_text, normalize_answer, same_answer
+from agentkit.answer.conflicts import NO_ANSWERS, name_text, normalize_answer, same_answer
 from agentkit.answer.evidence import (
     EvidenceSentence,
     EvidenceSet,
@@ -32,7 +32,6 @@ from agentkit.types import ScoredPassage
 # lower-case words that may sit inside a name ("In the Realm of the Hackers", "Gerald R. Ford")
 _CONNECTORS = frozenset({"of", "the", "de", "la", "le", "von", "van", "der", "del", "da", "du", "and", "&"})
 _SINGULAR = {"are": "Is", "were": "Was", "do": "Does", "have": "Has"}
-_NONE = frozenset({"none", "", "insufficient evidence", "unknown", "not stated"})
 
 
 @dataclass(frozen=True)
@@ -180,7 +179,7 @@ def compare(generator, verifier, question: str, passages: list[ScoredPassage], e
             value, p, c = _ask(generator, question, sub_q, ev, task, None)
             cited = best_covering(f"{name} {value}", ev, max_sentences=1, required=content_words(value))
         ptoks, ctoks = ptoks + p, ctoks + c
-        if normalize_answer(value) in _NONE or not cited:
+        if normalize_answer(value) in NO_ANSWERS or not cited:
             return result(None, f"the passages about {name} do not answer it")
         side = Side(name, value, cited)
         if spec.mode == "both" and verifier is not None:

@@ -20,11 +20,13 @@ from agentkit.answer.evidence import EvidenceSet, best_covering, content_words
 from agentkit.answer.prompts import POLAR_STANCES, extract_messages, extract_schema, is_polar
 from agentkit.errors import GenerationError
 from agentkit.ingest import split_sentences
+from agentkit.retrieve.links import bare_title
 from agentkit.types import Citation, ConflictCandidate, ScoredPassage
 
 AUTHORITY_RANK = {"regulator": 6, "official": 5, "peer-reviewed": 5, "audited": 5, "company": 3,
                   "press": 2, "blog": 1, "unknown": 0}
-_NONE = {"", "none", "unknown", "not stated", "n/a", "insufficient evidence", "no answer", "not mentioned"}
+# what a model writes when a source gives no answer
+NO_ANSWERS = {"", "none", "unknown", "not stated", "n/a", "insufficient evidence", "no answer", "not mentioned"}
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
@@ -280,14 +282,11 @@ def _aligned_answer(p: ScoredPassage, answer: str, start: int, end: int) -> DocA
                      authority=_s(p.metadata.get("authority")), aligned=True)
 
 
-_DISAMBIGUATION = re.compile(r"\s*\([^)]*\)\s*$")
-
-
 def _different_subjects(pa: ScoredPassage, pb: ScoredPassage) -> bool:
     """Pages of a series ("2012–13 VCU Rams men's basketball team", "2013–14 ...") share their wording
     and differ where each describes its own subject (its season, its coach's year): two subjects under two
     titles, not two claims about one. A copy of a page (a mirror, a tampered version) keeps its title."""
-    ta, tb = (name_text(_DISAMBIGUATION.sub("", p.title or "")) for p in (pa, pb))
+    ta, tb = (name_text(bare_title(p.title or "")) for p in (pa, pb))
     return bool(ta.strip() and tb.strip()) and ta != tb
 
 
@@ -348,7 +347,7 @@ def extract_per_document(generator, question: str, evidence: EvidenceSet, doc_id
             answer = str(json.loads(comp.text).get("answer", "")).strip()
         except (ValueError, AttributeError):
             continue
-        if normalize_answer(answer) in _NONE:
+        if normalize_answer(answer) in NO_ANSWERS:
             continue
         required = None if normalize_answer(answer) in ("yes", "no") else content_words(answer)
         stating = best_covering(f"{question} {answer}", sub, max_sentences=1, required=required)

@@ -142,7 +142,7 @@ def contributing_citations(claim: str, cited: list, question: str = "", answer: 
     words = []
     for s in cited:
         text = f"{s.title} {s.shown or s.text}"
-        words.append(want & content_words(text) | {n for n in names if name_text(n) in name_text(text)})
+        words.append((want & content_words(text)) | {n for n in names if name_text(n) in name_text(text)})
     kept, covered = set(), set()
     for i in sorted(range(len(cited)), key=lambda i: -len(words[i])):
         if not kept or words[i] - covered:

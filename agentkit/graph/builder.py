@@ -198,6 +198,7 @@ class GraphBuilder:
         call, whose "yes" is what this stage exists to avoid."""
         q = state["question"]
         check = self.s.answer_check_threshold
+
         def search(sub_question: str) -> list:
             found = self._search(sub_question, self.s.rerank_top_n, state.get("filters"))
             return self.c.reranker.rerank(sub_question, found, top_k=3) if self.c.reranker else found[:3]

@@ -16,9 +16,14 @@ from agentkit.types import ScoredPassage
 _DISAMBIGUATION = re.compile(r"\s*\([^)]*\)\s*$")  # "Front Row (software)" is named "Front Row"
 
 
+def bare_title(title: str) -> str:
+    """The name a title gives its subject, without a disambiguation in parentheses."""
+    return _DISAMBIGUATION.sub("", title).strip()
+
+
 @lru_cache(maxsize=4096)
 def _title_pattern(title: str) -> re.Pattern[str] | None:
-    name = _DISAMBIGUATION.sub("", title).strip()
+    name = bare_title(title)
     if len(name) < 4 or not any(ch.isalpha() for ch in name):
         return None
     # a title is named when the text capitalises it: "science fantasy" in a question is a genre, not the
@@ -51,4 +56,4 @@ def linked_passages(question: str, chosen: list[ScoredPassage], candidates: list
     return linked
 
 
-__all__ = ["linked_passages", "names_title"]
+__all__ = ["bare_title", "linked_passages", "names_title"]

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     compare_yes_no: bool = Field(
         True, description="yes/no comparisons of two names (\"Are A and B both ...?\"): each is asked about on its "
         "own evidence and the answer follows by rule")
+    compare_dates: bool = Field(
+        True, description="date choices (\"Who is older, A or B?\", \"Which was founded first, A or B?\"): each "
+        "thing's date is copied from its own evidence and verified, and the dates are compared by rule")
     conflict_max_docs: int = Field(4, description="documents asked for their own answer (one call each)")
     conflict_relevance_margin: float = Field(
         0.15, description="only documents whose relevance is within this of the best one are asked")

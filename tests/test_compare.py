@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from agentkit.answer.compare import compare, parse_comparison
+from agentkit.answer.compare import compare, date_key, parse_comparison, parse_date_choice
 from agentkit.generate.llm import Completion
 from agentkit.types import Chunk, ScoredPassage
 
@@ -139,3 +139,71 @@ def test_a_thing_missing_from_the_ranked_passages_gets_its_own_search():
     res = compare(Answers({"Scott Derrickson": "American", "Ed Wood": "American"}), Verifier(), q, [DERRICKSON],
                   search=search)
     assert res.answer == "yes" and searched == ["Was Ed Wood of which nationality?"]
+
+
+# --- date choices: "Who is older, A or B?" ---------------------------------------------------------------
+
+MORTON = _p("am", "Annie Morton", "Annie Morton (born October 8, 1970) is an American model. She was born in Pennsylvania.")
+RICHARDSON = _p("tr", "Terry Richardson", "Terrence Richardson (born August 14, 1965) is an American fashion photographer.")
+MORTON_SAME_YEAR = _p("am2", "Annie Morton", "Annie Morton was born in 1965 in Pennsylvania.")
+RICHARDSON_YEAR = _p("tr2", "Terry Richardson", "Terry Richardson was born in 1965 in New York City.")
+
+
+@pytest.mark.parametrize("question, names, earlier, event", [
+    ("Who is older, Annie Morton or Terry Richardson?", ("Annie Morton", "Terry Richardson"), True, "born"),
+    ("who is younger Keith Bostic or Jerry Glanville ?", ("Keith Bostic", "Jerry Glanville"), False, "born"),
+    ("Which magazine was started first, Arthur's Magazine or First for Women?",
+     ("Arthur's Magazine", "First for Women"), True, "started"),
+    ("Which was decided first, Harlow v Pennant Estates or Rowan v The State?",
+     ("Harlow v Pennant Estates", "Rowan v The State"), True, "decided"),
+    ("Which came out first, Toy Story or Shrek?", ("Toy Story", "Shrek"), True, "released"),
+    ("Which band was formed more recently, Blur or Oasis?", ("Blur", "Oasis"), False, "formed"),
+    ("Is Annie Morton or Terry Richardson older?", ("Annie Morton", "Terry Richardson"), True,
+     "born, founded or first released"),
+])
+def test_date_choices_name_the_two_things_and_the_order(question, names, earlier, event):
+    spec = parse_date_choice(question)
+    assert spec is not None and (spec.names, spec.earlier, spec.event) == (names, earlier, event)
+
+
+@pytest.mark.parametrize("question", [
+    "Who was the first president, Washington or Adams?",  # "the first president" is a title, not an order
+    "Which writer was from England, Henry Roth or Robert Erskine Childers?",  # a choice, not by date
+    "What was the first novel of Teodor Brannick?",  # no two things
+    "Were Scott Derrickson and Ed Wood of the same nationality?",
+])
+def test_other_questions_are_not_date_choices(question):
+    assert parse_date_choice(question) is None
+
+
+def test_dates_as_passages_write_them():
+    assert date_key("August 14, 1965") == date_key("14 August 1965") == (1965, 8, 14)
+    assert date_key("1965") == (1965, 0, 0)
+    assert date_key("none") is None
+
+
+def test_the_older_thing_is_named_with_each_birth_date_cited_and_verified():
+    q = "Who is older, Annie Morton or Terry Richardson?"
+    gen = Answers({"Annie Morton": "October 8, 1970", "Terry Richardson": "August 14, 1965"})
+    verifier = Verifier()
+    res = compare(gen, verifier, q, [MORTON, RICHARDSON])
+    assert res.answer == "Terry Richardson"
+    assert [s.cited[0].doc_id for s in res.sides] == ["am", "tr"]
+    assert "Annie Morton was born in 1970." in verifier.claims
+    younger = compare(gen, Verifier(), "Who is younger, Annie Morton or Terry Richardson?", [MORTON, RICHARDSON])
+    assert younger.answer == "Annie Morton"
+
+
+def test_a_date_choice_is_not_answered_when_a_date_is_missing_unverified_or_unordered():
+    q = "Who is older, Annie Morton or Terry Richardson?"
+    no_date = compare(Answers({"Annie Morton": "none", "Terry Richardson": "1965"}), Verifier(), q, [MORTON, RICHARDSON])
+    assert no_date.answer is None
+    # a date the passages do not state is not copied from them
+    invented = compare(Answers({"Annie Morton": "1968", "Terry Richardson": "1965"}), Verifier(), q, [MORTON, RICHARDSON])
+    assert invented.answer is None
+    rejected = compare(Answers({"Annie Morton": "1970", "Terry Richardson": "1965"}), Verifier(p=0.2), q,
+                       [MORTON, RICHARDSON])
+    assert rejected.answer is None and "does not show" in rejected.reason
+    same_year = compare(Answers({"Annie Morton": "1965", "Terry Richardson": "1965"}), Verifier(), q,
+                        [MORTON_SAME_YEAR, RICHARDSON_YEAR])
+    assert same_year.answer is None and "cannot be ordered" in same_year.reason

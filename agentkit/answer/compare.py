@@ -1,12 +1,17 @@
-"""Yes/no comparisons of two named things: "Were Scott Derrickson and Ed Wood of the same nationality?",
-"Are Local H and For Against both from the United States?".
+"""Comparisons of two named things, each asked about on its own evidence.
+
+Yes/no comparisons: "Were Scott Derrickson and Ed Wood of the same nationality?", "Are Local H and For
+Against both from the United States?". Date choices: "Who is older, Annie Morton or Terry Richardson?",
+"Which magazine was started first, A or B?".
 
 Asked whole, the 1.5B model answers "yes" to most of them, and the verifier accepts a "yes" cited to
 evidence about only one of the two. So each thing is asked about on its own, over the passages that name
 it: its value for a "same / different" question (a nationality, a neighbourhood), which must be copied
 from a sentence and is compared as a string; its own yes or no for a "both" question, which the verifier
-checks against the cited sentence. The short answer follows from the two by rule. When either thing has
-no passage or no answer in it, the question is not answered.
+checks against the cited sentence. For a date choice, each thing's date (copied from a sentence that the
+verifier accepts as its birth / founding / release) and the earlier or later one is named. The short
+answer follows from the two by rule. When either thing has no passage or no answer in it, the question is
+not answered.
 """
 
 from __future__ import annotations
@@ -93,6 +98,95 @@ def parse_comparison(question: str) -> Comparison | None:
     return None
 
 
+_EARLIER = r"older|oldest|first|earlier|earliest"
+_LATER = r"younger|youngest|newer|newest|later|latest|more recent(?:ly)?|most recent(?:ly)?"
+_ORDER = re.compile(rf"\b(?:(?P<earlier>{_EARLIER})|(?P<later>{_LATER}))\b", re.IGNORECASE)
+# ordinal-like words order only at the end of the question's head: "was started first", not "the first president"
+_ORDINAL = re.compile(r"^(?:first|earliest|latest|oldest|youngest|newest|most recent)", re.IGNORECASE)
+_TWO = re.compile(r"^(?P<a>.+?)\s+or\s+(?P<b>.+)$")
+# "Is A or B older?"
+_HEAD_LAST = re.compile(r"^(?:is|was|are|were)\s+(?P<a>.+?)\s+or\s+(?P<b>.+?)\s+(?P<head>(?:more\s+)?\S+)$",
+                        re.IGNORECASE)
+# the participle the question orders by: "was started first" -> "started"; "came out first" -> released
+_EVENT = re.compile(r"\b(?:was|were|is|are|got|been)\s+(?P<verb>[a-z]+(?:ed|en)|born|built|made|begun|held|set up|"
+                    r"founded|formed)\b", re.IGNORECASE)
+
+
+def _split_choice(q: str) -> tuple[str, str, str] | None:
+    """(head, A, B) of "<head>, A or B" / "<head> A or B" (head ending in the order word) / "Is A or B <order>"."""
+    if "," in q or ":" in q:
+        cut = max(q.rfind(","), q.rfind(":"))
+        head, tail = q[:cut], q[cut + 1:].strip()
+    else:
+        last = None
+        for last in _ORDER.finditer(q):
+            pass
+        if last is None:
+            return None
+        head, tail = q[:last.end()], q[last.end():].strip()
+    if (m := _TWO.match(tail)) is not None and (o := _ORDER.search(head)) is not None and \
+            (not _ORDINAL.match(o.group(0)) or not head[o.end():].strip()):
+        return head, m.group("a"), m.group("b")
+    if (m := _HEAD_LAST.match(q)) is not None and _ORDER.fullmatch(m.group("head")):
+        return m.group("head"), m.group("a"), m.group("b")
+    return None
+
+
+@dataclass(frozen=True)
+class DateChoice:
+    """"Who is older, A or B?": the thing with the earlier (or later) date of ``event`` is the answer."""
+
+    names: tuple[str, str]
+    earlier: bool
+    event: str  # "born", "started", "founded or first released"
+
+    def sub_question(self, name: str) -> str:
+        return f"When was {name} {self.event}?"
+
+
+def parse_date_choice(question: str) -> DateChoice | None:
+    """The two names and the order of a "which is older / first" question, or None when it is not one."""
+    q = " ".join(question.strip().rstrip("?").split())
+    parts = _split_choice(q)
+    if parts is None:
+        return None
+    head, a, b = (x.strip(" \"'“”") for x in parts)
+    order = _ORDER.search(head)
+    if order is None or not a or not b or " or " in b or not (_is_name_word(a) and _is_name_word(b)):
+        return None
+    event = _EVENT.search(head)
+    if event is not None:
+        verb = event.group("verb").lower()
+    elif re.search(r"\bcame out\b|\breleased\b", head, re.IGNORECASE):
+        verb = "released"
+    elif re.match(r"who\b", q, re.IGNORECASE):
+        verb = "born"
+    else:  # "Is A or B older?": a person or a thing
+        verb = "born, founded or first released"
+    return DateChoice(names=(a, b), earlier=order.group("earlier") is not None, event=verb)
+
+
+_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+_DAY_MONTH = re.compile(r"\b(?:(\d{1,2})\s+(" + "|".join(_MONTHS) + r")|(" + "|".join(_MONTHS) + r")\s+(\d{1,2})\b)",
+                        re.IGNORECASE)
+
+
+def date_key(value: str) -> tuple[int, int, int] | None:
+    """(year, month, day) of a date written in a passage; month and day 0 when not given. None: no year."""
+    years = _YEAR.findall(value)
+    if not years:
+        return None
+    month = day = 0
+    if (m := _DAY_MONTH.search(value)) is not None:
+        if m.group(2):
+            day, month = int(m.group(1)), _MONTHS.index(m.group(2).lower()) + 1
+        else:
+            month, day = _MONTHS.index(m.group(3).lower()) + 1, int(m.group(4))
+    return int(years[0]), month, day
+
+
 def passages_naming(name: str, passages: list[ScoredPassage], limit: int = 2) -> tuple[list[ScoredPassage], bool]:
     """The passages about ``name``: titled with it, else mentioning it; best-ranked first, one per document.
     The flag says whether they are titled with it (else only their sentences naming it are about it)."""
@@ -138,16 +232,34 @@ def _ask(generator, question: str, sub_question: str, evidence: EvidenceSet, tas
 
 def _stance_support(verifier, sub_question: str, stance: str, cited: list[EvidenceSentence]) -> float:
     claim = f'Question: "{sub_question}" The evidence shows that the answer is {stance}.'
-    return float(verifier.support([(claim, [s.shown or s.text for s in cited])])[0])
+    return float(verifier.support([(claim, [s.premise() for s in cited])])[0])
+
+
+def _own_evidence(name: str, sub_q: str, passages: list[ScoredPassage], embed, search) -> EvidenceSet | str:
+    """The sentences about ``name`` (its own pages first, its own search when none names it), or why none."""
+    own, titled = passages_naming(name, passages)
+    if not own and search is not None:  # the whole question's ranking can favour the other thing
+        own, titled = passages_naming(name, search(sub_q))
+    if not own:
+        return f"no passage names {name}"
+    ev = build_evidence(sub_q, own, embed=embed, max_sentences=4, max_chars=900, min_per_passage=1)
+    if not titled:  # a page about something else: only its sentences naming the thing are about it
+        ev = EvidenceSet(passages=ev.passages,
+                         sentences=[x for x in ev.sentences if name_text(name) in name_text(x.text)])
+        if not ev.sentences:
+            return f"no sentence names {name}"
+    return ev
 
 
 def compare(generator, verifier, question: str, passages: list[ScoredPassage], embed=None,
             threshold: float = 0.55, search=None) -> CompareResult | None:
-    """Answer a yes/no comparison side by side; None when ``question`` is not one. ``search``
+    """Answer a comparison of two names side by side; None when ``question`` is not one. ``search``
     (sub-question -> passages): a thing none of ``passages`` names gets its own retrieval."""
     spec = parse_comparison(question)
     if spec is None:
-        return None
+        choice = parse_date_choice(question)
+        return None if choice is None else _compare_dates(generator, verifier, question, choice, passages, embed,
+                                                          threshold, search)
     t0 = time.perf_counter()
     sides: list[Side] = []
     ptoks = ctoks = 0
@@ -157,17 +269,9 @@ def compare(generator, verifier, question: str, passages: list[ScoredPassage], e
 
     for name in spec.names:
         sub_q = spec.sub_question(name)
-        own, titled = passages_naming(name, passages)
-        if not own and search is not None:  # the whole question's ranking can favour the other thing
-            own, titled = passages_naming(name, search(sub_q))
-        if not own:
-            return result(None, f"no passage names {name}")
-        ev = build_evidence(sub_q, own, embed=embed, max_sentences=4, max_chars=900, min_per_passage=1)
-        if not titled:  # a page about something else: only its sentences naming the thing are about it
-            ev = EvidenceSet(passages=ev.passages,
-                             sentences=[x for x in ev.sentences if name_text(name) in name_text(x.text)])
-            if not ev.sentences:
-                return result(None, f"no sentence names {name}")
+        ev = _own_evidence(name, sub_q, passages, embed, search)
+        if isinstance(ev, str):
+            return result(None, ev)
         if spec.mode == "both":
             task = f'Task: answer the question for {name} alone: "answer" is yes, no, or "none" if the passages do not say.'
             value, p, c = _ask(generator, question, sub_q, ev, task, POLAR_STANCES)
@@ -201,4 +305,47 @@ def compare(generator, verifier, question: str, passages: list[ScoredPassage], e
     return result(answer)
 
 
-__all__ = ["CompareResult", "Comparison", "Side", "compare", "parse_comparison", "passages_naming"]
+def _compare_dates(generator, verifier, question: str, choice: DateChoice, passages: list[ScoredPassage], embed,
+                   threshold: float, search) -> CompareResult:
+    """Each thing's date, copied from its own evidence and checked by the verifier; the earlier (or later)
+    thing is the answer. Dates that cannot be ordered (same year, no day given) leave it unanswered."""
+    t0 = time.perf_counter()
+    sides: list[Side] = []
+    keys: list[tuple[int, int, int]] = []
+    ptoks = ctoks = 0
+
+    def result(answer: str | None, reason: str = "") -> CompareResult:
+        return CompareResult(answer, sides, reason, ptoks, ctoks, time.perf_counter() - t0)
+
+    for name in choice.names:
+        sub_q = choice.sub_question(name)
+        ev = _own_evidence(name, sub_q, passages, embed, search)
+        if isinstance(ev, str):
+            return result(None, ev)
+        task = (f'Task: "answer" is the date when {name} was {choice.event} (a year or a full date), copied from '
+                f'the passages, or "none" if they do not say.')
+        value, p, c = _ask(generator, question, sub_q, ev, task, None)
+        ptoks, ctoks = ptoks + p, ctoks + c
+        key = date_key(value)
+        if key is None:
+            return result(None, f"the passages about {name} give no date")
+        cited = best_covering(f"{name} {value}", ev, max_sentences=1, required={str(key[0])})
+        if not cited:
+            return result(None, f"no sentence about {name} states {value}")
+        side = Side(name, value, cited)
+        if verifier is not None:
+            claim = f"{name} was {choice.event} in {key[0]}."
+            side.support = float(verifier.support([(claim, [s.premise() for s in cited])])[0])
+            if side.support < threshold:
+                return result(None, f"the cited evidence does not show that {claim}")
+        sides.append(side)
+        keys.append(key)
+    (ya, ma, da), (yb, mb, db) = keys
+    if ya == yb and (0 in (ma, mb) or (ma, da) == (mb, db) or 0 in (da, db) and ma == mb):
+        return result(None, "the two dates cannot be ordered")
+    first = 0 if keys[0] < keys[1] else 1
+    return result(choice.names[first if choice.earlier else 1 - first])
+
+
+__all__ = ["CompareResult", "Comparison", "DateChoice", "Side", "compare", "date_key", "parse_comparison",
+           "parse_date_choice", "passages_naming"]

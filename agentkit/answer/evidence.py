@@ -12,6 +12,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from agentkit.ingest import split_sentences
+from agentkit.retrieve.links import bare_title
 from agentkit.types import Citation, ScoredPassage
 
 # Characters that could let document text close or forge the <passage> wrapper the prompt uses.
@@ -21,6 +22,15 @@ _DATA_ESCAPES = str.maketrans({"<": "‹", ">": "›"})
 def relevance(p: ScoredPassage) -> float:
     """The score abstention thresholds apply to: the reranker's if it ran, else dense cosine."""
     return float(p.scores.get("rerank", p.scores.get("dense", 0.0)))
+
+
+def titled(text: str, title: str | None) -> str:
+    """A quote as the verifier reads it. "His film credits include ..." says nothing about whom without the
+    page it is on, so a title the quote does not name is put before it (the generator saw it too)."""
+    name = bare_title(title or "")
+    if not name or name.lower() in text.lower():
+        return text
+    return f"{name}: {text}"
 
 
 class EvidenceSentence(BaseModel):
@@ -34,6 +44,10 @@ class EvidenceSentence(BaseModel):
     end: int
     text: str
     shown: str | None = None  # what the model sees when it differs from the quote (a table row with its headers)
+
+    def premise(self) -> str:
+        """What the verifier is given for this sentence: as the model saw it, with its page's title."""
+        return titled(self.shown or self.text, self.title)
 
     def citation(self) -> Citation:
         return Citation(doc_id=self.doc_id, chunk_id=self.chunk_id, source=self.source, title=self.title,

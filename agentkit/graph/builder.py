@@ -31,7 +31,7 @@ from langgraph.graph import END, START, StateGraph
 
 from agentkit.answer import grounded as G
 from agentkit.answer.arithmetic import calculate, is_arithmetic
-from agentkit.answer.compare import compare, parse_comparison
+from agentkit.answer.compare import compare, parse_comparison, parse_date_choice
 from agentkit.answer.conflicts import near_copies
 from agentkit.answer.evidence import EvidenceSet, build_evidence
 from agentkit.answer.prompts import CLOSED_BOOK_SYSTEM, NAIVE_SYSTEM, closed_book_schema, is_polar
@@ -427,7 +427,8 @@ class GraphBuilder:
 
     def _to_answer(self, state: AgentState) -> str:
         q = state["question"]
-        if self.s.compare_yes_no and parse_comparison(q) is not None:
+        if (self.s.compare_yes_no and parse_comparison(q) is not None) or \
+                (self.s.compare_dates and parse_date_choice(q) is not None):
             return "compare"
         # "Did revenue increase?" wants yes or no, not the computed change
         return "calculate" if self.s.calculate_arithmetic and is_arithmetic(q) and not is_polar(q) else "answer"

@@ -267,7 +267,7 @@ class GraphBuilder:
                         reason = "(the cited evidence does not mention what the question asks about)"
             if reason:
                 v = G.VerifiedDraft(answer=draft.answer, dropped=[s.text for s in v.sentences] + [reason],
-                                    seconds=v.seconds)
+                                    seconds=v.seconds, answer_rejected=True)
         return {"verified": v, "trace": [TraceStep(stage="verify", seconds=v.seconds,
                                                    detail={"kept": len(v.sentences), "dropped": v.dropped,
                                                            "answer_check": checked, "bridge": bridged})]}
@@ -455,7 +455,7 @@ class GraphBuilder:
         if state["strategy"] == "reflexion" and len(state.get("reflections") or []) < self.s.max_reflections:
             return "reflect"
         draft = state["draft"]
-        if not draft.insufficient and state.get("attempts", 0) <= self.s.regenerate_unsupported:
+        if not draft.insufficient and not v.answer_rejected and state.get("attempts", 0) <= self.s.regenerate_unsupported:
             return "answer"
         return "abstain"
 

@@ -329,7 +329,9 @@ def extract_per_document(generator, question: str, evidence: EvidenceSet, doc_id
     results: list[DocAnswer] = []
     ptoks = ctoks = 0
     schema = extract_schema(answers=POLAR_STANCES if is_polar(question) else None)
-    for doc_id in doc_ids:
+    # Best document last: its block opens the answer prompt's evidence too, so the answer call that follows
+    # reuses that KV prefix. The calls are independent, so their order changes nothing else.
+    for doc_id in reversed(doc_ids):
         sub = evidence.for_doc(doc_id)
         if not sub.sentences:
             continue
@@ -356,7 +358,7 @@ def extract_per_document(generator, question: str, evidence: EvidenceSet, doc_id
         meta = evidence.passages[sub.sentences[0].passage_index].metadata
         results.append(DocAnswer(doc_id, answer, [s.citation() for s in stating],
                                  date=_s(meta.get("date")), authority=_s(meta.get("authority"))))
-    return results, ptoks, ctoks
+    return results[::-1], ptoks, ctoks
 
 
 def _s(v) -> str | None:

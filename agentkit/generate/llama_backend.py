@@ -138,9 +138,10 @@ def _load_model(path: Path, n_ctx: int, n_threads: int, seed: int, home: Path | 
         guard = contextlib.nullcontext() if extra_buffers_usable(path, home) else _without_extra_buffers(llama_cpp)
         try:
             with guard:
+                # flash attention: prefill 90-112 vs 86-100 tok/s for the 1.5B on 2 cores, decode unchanged
                 llm = llama_cpp.Llama(
                     model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                    seed=seed, verbose=False,
+                    seed=seed, verbose=False, flash_attn=True,
                 )
         except (ValueError, RuntimeError) as exc:
             raise ModelNotAvailableError(f"llama.cpp could not load {path}: {exc}") from exc

@@ -2,19 +2,19 @@
 
     start ─┬─ contextualize ─┐
            └─────────────────┴─ route ─┬─ closed_book ────────────────────────────────────┐
-                                       ├─ retrieve ─ rerank ─┬─ naive ─────────────────────┤
-                                       │                     └─ gate ─┬─ conflicts ─┐      │
-                                       │                              ├─ answer ◄───┘      │
-                                       │                              └─ abstain ──────────┤
-                                       └─ plan ─ retrieve ─ act ⇄ tool                     │
-                                                             └─ rerank ─ gate …            │
+                                       └─ retrieve ─ rerank ─┬─ naive ─────────────────────┤
+                                                             └─ gate ─┬─ conflicts ─┐      │
+                                                                      ├─ answer ◄───┘      │
+                                                                      └─ abstain ──────────┤
            gate / conflicts ─ calculate (arithmetic questions) ─┬─ verify
                                                                  └─ answer (no usable expression)
-           gate / conflicts ─ compare (yes/no comparison of two names) ─ finalize
+           gate / conflicts ─ compare (yes/no comparison or date choice of two names) ─ finalize
            answer ─ verify ─┬─ finalize ──────────────────────────────────────────────────┴─ END
                             ├─ answer (regenerate once, with feedback)
-                            ├─ reflect ─ act (reflexion, bounded)
                             └─ abstain
+           react / reflexion, where grounded would abstain (at the gate or after verify), escalate once each:
+             bridge (the first hop's question, its answer's own pages) ─ gate …
+             plan ─ retrieve ─ act ⇄ tool ─ rerank ─ gate …  (reflexion: verify ─ reflect ─ act, bounded)
 
 Nodes return partial updates; routing functions are pure and read only state; every loop is bounded
 by counters in state (steps, attempts, reflections).
@@ -31,7 +31,8 @@ from langgraph.graph import END, START, StateGraph
 
 from agentkit.answer import grounded as G
 from agentkit.answer.arithmetic import calculate, is_arithmetic
-from agentkit.answer.compare import compare, parse_comparison, parse_date_choice
+from agentkit.answer.bridge import bridge_answer
+from agentkit.answer.compare import compare, parse_comparison, parse_date_choice, passages_naming
 from agentkit.answer.conflicts import near_copies
 from agentkit.answer.evidence import EvidenceSet, build_evidence
 from agentkit.answer.prompts import CLOSED_BOOK_SYSTEM, NAIVE_SYSTEM, closed_book_schema, is_polar
@@ -73,7 +74,7 @@ class GraphBuilder:
         strategy = state.get("strategy") or self.s.strategy
         return {"question": question, "strategy": strategy, "queries": [question], "multi_hop": False,
                 "passages": None, "ranked": [], "evidence": None, "computations": None, "steps": None,
-                "reflections": None, "attempts": 0, "draft": None, "verified": None, "conflict_note": "",
+                "reflections": None, "attempts": 0, "escalation": 0, "draft": None, "verified": None, "conflict_note": "",
                 "conflict_candidates": None, "pending": None, "trace": None, "answer": None}
 
     def contextualize(self, state: AgentState) -> dict:
@@ -102,9 +103,45 @@ class GraphBuilder:
         except ValueError:
             subs = []
         queries = list(dict.fromkeys([state["question"], *subs]))
-        return {"queries": queries, "multi_hop": len(subs) > 1,
+        # a new search: earlier hops' evidence stays in ``passages``, the failed draft goes
+        return {"queries": queries, "multi_hop": len(subs) > 1, "escalation": 2, "draft": None, "verified": None,
+                "attempts": 0,
                 "trace": [TraceStep(stage="plan", seconds=comp.seconds, prompt_tokens=comp.prompt_tokens,
                                     completion_tokens=comp.completion_tokens, detail={"subquestions": subs})]}
+
+    def bridge(self, state: AgentState) -> dict:
+        """react / reflexion, after the single pass failed: the model writes the question that finds the
+        entity the question refers to without naming it; one short call answers it from that question's own
+        search, and that entity's own pages are searched for. The whole question is then answered and
+        verified as before, over only those hops' passages: the bridge page and the entity's pages. Fewer
+        distractors is the point; the 1.5B model took another arena's "1,400 seats" from a top-5 list that
+        held the right arena's page too."""
+        q, t0 = state["question"], time.perf_counter()
+        comp = self._chat([{"role": "system", "content": P.BRIDGE_SYSTEM}, {"role": "user", "content": q}],
+                          P.BRIDGE_SCHEMA, 60)
+        step = TraceStep(stage="bridge", seconds=comp.seconds, prompt_tokens=comp.prompt_tokens,
+                         completion_tokens=comp.completion_tokens)
+        try:
+            first = " ".join(str(json.loads(comp.text).get("first", "")).split())
+        except (ValueError, AttributeError):
+            first = ""
+        update: dict[str, Any] = {"escalation": 1, "draft": None, "verified": None, "attempts": 0, "ranked": []}
+        hop, ranked, found = "", [], []
+        if len(first.split()) >= 3 and first.rstrip("?").lower() != q.rstrip("?").lower():
+            found = self._search(first, self.s.rerank_top_n, state.get("filters"))
+            top = self.c.reranker.rerank(first, found, top_k=3) if self.c.reranker else found[:3]
+            hop, ptoks, ctoks = bridge_answer(self.c.generator, first, top, self.c.embedder)
+            step.prompt_tokens += ptoks
+            step.completion_tokens += ctoks
+            if hop:
+                own = self._search(hop, self.s.rerank_top_n, state.get("filters"))
+                named, _ = passages_naming(hop, own + top)
+                ranked = list({p.chunk.id: p for p in [top[0], *named]}.values())
+                found += own
+        step.seconds = time.perf_counter() - t0
+        step.detail = {"first": first or None, "answer": hop or None, "passages": [p.title for p in ranked]}
+        return {**update, "queries": list(dict.fromkeys([q, first, hop] if hop else [q])), "ranked": ranked,
+                "passages": found, "multi_hop": bool(ranked), "trace": [step]}
 
     def _search(self, query: str, k: int, filters: dict | None = None) -> list:
         results = [corpus.search(query, k=k, filters=filters) for corpus in self.c.corpora]
@@ -406,12 +443,23 @@ class GraphBuilder:
 
     @staticmethod
     def route_strategy(state: AgentState) -> str:
+        # react / reflexion start with the single grounded pass and escalate only when it fails
         return {"closed_book": "closed_book", "naive": "retrieve", "grounded": "retrieve",
-                "react": "plan", "reflexion": "plan"}[state["strategy"]]
+                "react": "retrieve", "reflexion": "retrieve"}[state["strategy"]]
 
     @staticmethod
     def after_retrieve(state: AgentState) -> str:
-        return "act" if state["strategy"] in ("react", "reflexion") else "rerank"
+        return "act" if state["strategy"] in ("react", "reflexion") and state.get("escalation", 0) >= 2 else "rerank"
+
+    @staticmethod
+    def escalate(state: AgentState) -> str:
+        """Where a failed attempt goes: react / reflexion try the bridge hop, then the tool loop, once each."""
+        if state["strategy"] not in ("react", "reflexion"):
+            return "abstain"
+        return {0: "bridge", 1: "plan"}.get(state.get("escalation", 0), "abstain")
+
+    def after_bridge(self, state: AgentState) -> str:
+        return "gate" if state.get("ranked") else self.escalate(state)
 
     @staticmethod
     def after_rerank(state: AgentState) -> str:
@@ -420,7 +468,7 @@ class GraphBuilder:
     def after_gate(self, state: AgentState) -> str:
         ranked = state.get("ranked") or []
         if not ranked or not state["evidence"].sentences or G.relevance(ranked[0]) < self.s.abstain_threshold:
-            return "abstain"
+            return self.escalate(state)
         if self.s.detect_conflicts and G.needs_conflict_check(state["question"], state["evidence"], self.s):
             return "conflicts"
         return self._to_answer(state)
@@ -452,17 +500,18 @@ class GraphBuilder:
         v = state["verified"]
         if v.sentences:
             return "finalize"
-        if state["strategy"] == "reflexion" and len(state.get("reflections") or []) < self.s.max_reflections:
-            return "reflect"
         draft = state["draft"]
         if not draft.insufficient and not v.answer_rejected and state.get("attempts", 0) <= self.s.regenerate_unsupported:
             return "answer"
-        return "abstain"
+        if state["strategy"] == "reflexion" and state.get("escalation", 0) >= 2 and \
+                len(state.get("reflections") or []) < self.s.max_reflections:
+            return "reflect"
+        return self.escalate(state)
 
     # ------------------------------------------------------------------ build
     def build(self) -> StateGraph:
         g = StateGraph(AgentState)
-        for name in ("start", "contextualize", "plan", "retrieve", "rerank", "gate", "conflicts", "calculate",
+        for name in ("start", "contextualize", "plan", "bridge", "retrieve", "rerank", "gate", "conflicts", "calculate",
                      "compare", "answer", "verify", "reflect", "act", "tool", "closed_book", "naive", "abstain",
                      "finalize"):
             g.add_node(name, getattr(self, name))
@@ -470,16 +519,19 @@ class GraphBuilder:
         g.add_edge(START, "start")
         g.add_conditional_edges("start", self.route_start, ["contextualize", "route"])
         g.add_edge("contextualize", "route")
-        g.add_conditional_edges("route", self.route_strategy, ["closed_book", "retrieve", "plan"])
+        g.add_conditional_edges("route", self.route_strategy, ["closed_book", "retrieve"])
         g.add_edge("plan", "retrieve")
+        g.add_conditional_edges("bridge", self.after_bridge, ["gate", "plan", "abstain"])
         g.add_conditional_edges("retrieve", self.after_retrieve, ["act", "rerank"])
         g.add_conditional_edges("rerank", self.after_rerank, ["naive", "gate"])
-        g.add_conditional_edges("gate", self.after_gate, ["abstain", "conflicts", "calculate", "compare", "answer"])
+        g.add_conditional_edges("gate", self.after_gate, ["abstain", "bridge", "plan", "conflicts", "calculate",
+                                                          "compare", "answer"])
         g.add_conditional_edges("conflicts", self.after_conflicts, ["finalize", "calculate", "compare", "answer"])
         g.add_edge("compare", "finalize")
         g.add_conditional_edges("calculate", self.after_calculate, ["verify", "answer"])
         g.add_edge("answer", "verify")
-        g.add_conditional_edges("verify", self.after_verify, ["finalize", "reflect", "answer", "abstain"])
+        g.add_conditional_edges("verify", self.after_verify, ["finalize", "reflect", "answer", "bridge", "plan",
+                                                              "abstain"])
         g.add_edge("reflect", "act")
         g.add_conditional_edges("act", self.after_act, ["rerank", "tool"])
         g.add_edge("tool", "act")

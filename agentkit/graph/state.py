@@ -51,6 +51,7 @@ class AgentState(TypedDict, total=False):
     steps: Annotated[list[ToolStep], add_or_reset]       # ReAct actions and observations
     reflections: Annotated[list[str], add_or_reset]      # Reflexion critiques fed to the next attempt
     attempts: int                                        # answer generations this turn
+    escalation: int                                      # react / reflexion: 0 single pass, 1 bridge hop, 2 tool loop
     draft: Draft | None
     verified: VerifiedDraft | None
     conflict_note: str

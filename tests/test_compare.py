@@ -207,3 +207,26 @@ def test_a_date_choice_is_not_answered_when_a_date_is_missing_unverified_or_unor
     same_year = compare(Answers({"Annie Morton": "1965", "Terry Richardson": "1965"}), Verifier(), q,
                         [MORTON_SAME_YEAR, RICHARDSON_YEAR])
     assert same_year.answer is None and "cannot be ordered" in same_year.reason
+
+
+class PremiseVerifier(Verifier):
+    def __init__(self):
+        super().__init__()
+        self.premises = []
+
+    def support(self, claims):
+        self.premises += [ev for _, ev in claims]
+        return super().support(claims)
+
+
+def test_a_side_is_verified_on_its_quote_read_with_the_page_title():
+    """"It was founded in Port Amsel in 1962" shows nothing about Quillfeather Press without its page."""
+    q = "Which was founded first, Halden Media Group or Quillfeather Press?"
+    halden = _p("hm", "Halden Media Group", "Halden Media Group was founded in 1955 in Lindqvist Harbour.")
+    quill = _p("qp", "Quillfeather Press", "Quillfeather Press is a publisher. It was founded in Port Amsel in 1962.")
+    verifier = PremiseVerifier()
+    res = compare(Answers({"Halden Media Group": "1955", "Quillfeather Press": "1962"}), verifier, q, [halden, quill])
+    assert res.answer == "Halden Media Group"
+    assert verifier.premises == [["Halden Media Group was founded in 1955 in Lindqvist Harbour."],
+                                 ["Quillfeather Press: It was founded in Port Amsel in 1962."]]
+    assert verifier.claims[1] == "Quillfeather Press was founded in 1962."

@@ -124,23 +124,6 @@ def test_yes_no_comparison_is_decided_side_by_side(agent, corpus):
     _assert_citations_verbatim(ans, corpus)
 
 
-@pytest.fixture(scope="module")
-def multihop(tmp_path_factory):
-    return Corpus.build([ROOT / "corpora" / "multihop" / "docs"], tmp_path_factory.mktemp("idx") / "mh",
-                        corpus="multihop")
-
-
-@pytest.mark.parametrize("question, expected", [
-    ("Who was born first, Ilan Vesk or Teodor Brannick?", "Ilan Vesk"),  # (1928 – 1999) vs (born 3 February 1945)
-    ("Which was founded first, Halden Media Group or Quillfeather Press?", "Halden Media Group"),  # "It was founded"
-])
-def test_date_choice_names_the_earlier_thing_citing_each_date(multihop, question, expected):
-    ans = Agent([multihop], Settings.from_preset("default")).ask(question)
-    assert ans.status == AnswerStatus.answered and ans.answer == expected, ans.model_dump_json(indent=1)
-    assert "compare" in [t.stage for t in ans.trace] and len(ans.citations) == 2
-    _assert_citations_verbatim(ans, multihop)
-
-
 def test_react_answers_a_single_hop_question_with_the_grounded_pass_alone(agent, corpus):
     """react escalates only where the grounded pass would abstain: a question it answers costs no more."""
     ans = agent.ask(DEMO_Q, strategy="react")

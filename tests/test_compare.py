@@ -195,12 +195,14 @@ def test_the_older_thing_is_named_with_each_birth_date_cited_and_verified():
 
 
 def test_a_date_choice_is_not_answered_when_a_date_is_missing_unverified_or_unordered():
+    """A side needs a year that a sentence about the thing states and the verifier accepts."""
     q = "Who is older, Annie Morton or Terry Richardson?"
-    no_date = compare(Answers({"Annie Morton": "none", "Terry Richardson": "1965"}), Verifier(), q, [MORTON, RICHARDSON])
+    undated = _p("am3", "Annie Morton", "Annie Morton is an American model from Pennsylvania.")
+    no_date = compare(Answers({"Annie Morton": "none", "Terry Richardson": "1965"}), Verifier(), q, [undated, RICHARDSON])
     assert no_date.answer is None
-    # a date the passages do not state is not copied from them
+    # a year the passages do not state is never used: the year of the sentence nearest the question is
     invented = compare(Answers({"Annie Morton": "1968", "Terry Richardson": "1965"}), Verifier(), q, [MORTON, RICHARDSON])
-    assert invented.answer is None
+    assert invented.sides[0].value == "1970" and invented.answer == "Terry Richardson"
     rejected = compare(Answers({"Annie Morton": "1970", "Terry Richardson": "1965"}), Verifier(p=0.2), q,
                        [MORTON, RICHARDSON])
     assert rejected.answer is None and "does not show" in rejected.reason
@@ -230,3 +232,26 @@ def test_a_side_is_verified_on_its_quote_read_with_the_page_title():
     assert verifier.premises == [["Halden Media Group was founded in 1955 in Lindqvist Harbour."],
                                  ["Quillfeather Press: It was founded in Port Amsel in 1962."]]
     assert verifier.claims[1] == "Quillfeather Press was founded in 1962."
+
+
+class YearVerifier(Verifier):
+    """Accepts only claims with the given year."""
+
+    def __init__(self, *years):
+        super().__init__()
+        self.years = years
+
+    def support(self, claims):
+        self.claims += [c for c, _ in claims]
+        return [0.9 if any(y in c for y in self.years) else 0.1 for c, _ in claims]
+
+
+def test_a_rejected_year_gives_way_to_another_year_of_the_sentence_nearest_the_question():
+    """The model copied the year of a building (1958); "(1928 – 1999)" holds the birth year."""
+    vesk = _p("iv", "Ilan Vesk", "Ilan Vesk (1928 – 1999) was an architect. In 1958 he designed the Port Amsel Library.")
+    brannick = _p("tb", "Teodor Brannick", "Teodor Brannick (born 3 February 1945) is a novelist.")
+    q = "Who was born first, Ilan Vesk or Teodor Brannick?"
+    verifier = YearVerifier("1928", "1945")
+    res = compare(Answers({"Ilan Vesk": "1958", "Teodor Brannick": "3 February 1945"}), verifier, q, [vesk, brannick])
+    assert res.answer == "Ilan Vesk" and res.sides[0].value == "1928"
+    assert verifier.claims[:2] == ["Ilan Vesk was born in 1958.", "Ilan Vesk was born in 1928."]

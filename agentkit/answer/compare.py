@@ -219,8 +219,9 @@ class CompareResult:
 
 def _ask(generator, question: str, sub_question: str, evidence: EvidenceSet, task: str,
          answers: tuple[str, ...] | None) -> tuple[str, int, int]:
+    # without the documents' metadata: the model copied a page's date="2023-06-01" as a founding date
     messages = [{"role": "system", "content": GROUNDED_SYSTEM},
-                {"role": "user", "content": f"Question: {question}\n\n{evidence.render()}\n\n{task}\n"
+                {"role": "user", "content": f"Question: {question}\n\n{evidence.render(with_metadata=False)}\n\n{task}\n"
                                             f"Question: {sub_question}"}]
     try:
         comp = generator.chat(messages, json_schema=extract_schema(answers=answers), max_tokens=40)
@@ -305,6 +306,32 @@ def compare(generator, verifier, question: str, passages: list[ScoredPassage], e
     return result(answer)
 
 
+def _dated_side(verifier, name: str, choice: DateChoice, sub_q: str, value: str, ev: EvidenceSet,
+                threshold: float, max_checks: int = 3) -> tuple[Side | None, str]:
+    """The side for ``name``: the model's date if a sentence states it and the verifier accepts it, else the
+    other years of the sentence nearest the sub-question ("(1928 – 1999)" when the model copied a later
+    year from the page), at most ``max_checks`` verifier calls. (None, why) when no year holds."""
+    nearest = best_covering(sub_q, ev, max_sentences=1)
+    years = [str(k[0])] if (k := date_key(value)) else []
+    years += [y for s in nearest for y in _YEAR.findall(s.text)]
+    why = f"the passages about {name} give no date"
+    for year in list(dict.fromkeys(years))[:max_checks]:
+        shown = value if years and year == years[0] and date_key(value) else year
+        cited = best_covering(f"{name} {shown}", ev, max_sentences=1, required={year})
+        if not cited:
+            why = f"no sentence about {name} states {shown}"
+            continue
+        side = Side(name, shown, cited)
+        if verifier is not None:
+            claim = f"{name} was {choice.event} in {year}."
+            side.support = float(verifier.support([(claim, [s.premise() for s in cited])])[0])
+            if side.support < threshold:
+                why = f"the cited evidence does not show that {claim}"
+                continue
+        return side, ""
+    return None, why
+
+
 def _compare_dates(generator, verifier, question: str, choice: DateChoice, passages: list[ScoredPassage], embed,
                    threshold: float, search) -> CompareResult:
     """Each thing's date, copied from its own evidence and checked by the verifier; the earlier (or later)
@@ -326,20 +353,11 @@ def _compare_dates(generator, verifier, question: str, choice: DateChoice, passa
                 f'the passages, or "none" if they do not say.')
         value, p, c = _ask(generator, question, sub_q, ev, task, None)
         ptoks, ctoks = ptoks + p, ctoks + c
-        key = date_key(value)
-        if key is None:
-            return result(None, f"the passages about {name} give no date")
-        cited = best_covering(f"{name} {value}", ev, max_sentences=1, required={str(key[0])})
-        if not cited:
-            return result(None, f"no sentence about {name} states {value}")
-        side = Side(name, value, cited)
-        if verifier is not None:
-            claim = f"{name} was {choice.event} in {key[0]}."
-            side.support = float(verifier.support([(claim, [s.premise() for s in cited])])[0])
-            if side.support < threshold:
-                return result(None, f"the cited evidence does not show that {claim}")
+        side, why = _dated_side(verifier, name, choice, sub_q, value, ev, threshold)
+        if side is None:
+            return result(None, why)
         sides.append(side)
-        keys.append(key)
+        keys.append(date_key(side.value))
     (ya, ma, da), (yb, mb, db) = keys
     if ya == yb and (0 in (ma, mb) or (ma, da) == (mb, db) or 0 in (da, db) and ma == mb):
         return result(None, "the two dates cannot be ordered")

@@ -9,12 +9,9 @@ to the user, and the final answer is verified against the evidence like any othe
 
 from __future__ import annotations
 
-import json
-
+from agentkit.answer.compare import ask_on_evidence
 from agentkit.answer.conflicts import NO_ANSWERS, normalize_answer
 from agentkit.answer.evidence import best_covering, build_evidence, content_words
-from agentkit.answer.prompts import GROUNDED_SYSTEM, extract_schema
-from agentkit.errors import GenerationError
 from agentkit.types import ScoredPassage
 
 BRIDGE_TASK = 'Task: "answer" is the name the question asks for, copied from the passages, or "none" if they do not give it.'
@@ -28,14 +25,8 @@ def bridge_answer(generator, question: str, passages: list[ScoredPassage], embed
     ev = build_evidence(question, passages, embed=embed, max_sentences=6, max_chars=900, min_per_passage=1)
     if not ev.sentences:
         return "", 0, 0
-    messages = [{"role": "system", "content": GROUNDED_SYSTEM},
-                {"role": "user", "content": f"Question: {question}\n\n{ev.render()}\n\n{BRIDGE_TASK}\nQuestion: {question}"}]
-    try:
-        comp = generator.chat(messages, json_schema=extract_schema(max_answer_chars=60), max_tokens=40)
-        value = " ".join(str(json.loads(comp.text).get("answer", "")).split())
-    except (GenerationError, ValueError, AttributeError):
-        return "", 0, 0
-    tokens = (comp.prompt_tokens, comp.completion_tokens)
+    value, *tokens = ask_on_evidence(generator, question, question, ev, BRIDGE_TASK, None)
+    value = " ".join(value.split())
     if normalize_answer(value) in NO_ANSWERS | {"yes", "no"} or not content_words(value):
         return "", *tokens
     if not best_covering(f"{question} {value}", ev, max_sentences=1, required=content_words(value)):

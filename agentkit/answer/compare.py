@@ -217,8 +217,10 @@ class CompareResult:
     seconds: float = 0.0
 
 
-def _ask(generator, question: str, sub_question: str, evidence: EvidenceSet, task: str,
-         answers: tuple[str, ...] | None) -> tuple[str, int, int]:
+def ask_on_evidence(generator, question: str, sub_question: str, evidence: EvidenceSet, task: str,
+                    answers: tuple[str, ...] | None) -> tuple[str, int, int]:
+    """One short constrained call: the ``answer`` field for ``sub_question`` over ``evidence``; ("", 0, 0)
+    when the model's output is unusable."""
     # without the documents' metadata: the model copied a page's date="2023-06-01" as a founding date
     messages = [{"role": "system", "content": GROUNDED_SYSTEM},
                 {"role": "user", "content": f"Question: {question}\n\n{evidence.render(with_metadata=False)}\n\n{task}\n"
@@ -257,10 +259,10 @@ def compare(generator, verifier, question: str, passages: list[ScoredPassage], e
     """Answer a comparison of two names side by side; None when ``question`` is not one. ``search``
     (sub-question -> passages): a thing none of ``passages`` names gets its own retrieval."""
     spec = parse_comparison(question)
-    if spec is None:
-        choice = parse_date_choice(question)
-        return None if choice is None else _compare_dates(generator, verifier, question, choice, passages, embed,
-                                                          threshold, search)
+    choice = parse_date_choice(question) if spec is None else None
+    if spec is None and choice is None:
+        return None
+    kind = spec or choice
     t0 = time.perf_counter()
     sides: list[Side] = []
     ptoks = ctoks = 0
@@ -268,49 +270,66 @@ def compare(generator, verifier, question: str, passages: list[ScoredPassage], e
     def result(answer: str | None, reason: str = "") -> CompareResult:
         return CompareResult(answer, sides, reason, ptoks, ctoks, time.perf_counter() - t0)
 
-    for name in spec.names:
-        sub_q = spec.sub_question(name)
+    for name in kind.names:
+        sub_q = kind.sub_question(name)
         ev = _own_evidence(name, sub_q, passages, embed, search)
         if isinstance(ev, str):
             return result(None, ev)
-        if spec.mode == "both":
-            task = f'Task: answer the question for {name} alone: "answer" is yes, no, or "none" if the passages do not say.'
-            value, p, c = _ask(generator, question, sub_q, ev, task, POLAR_STANCES)
-            cited = best_covering(sub_q, ev, max_sentences=1)
+        if spec is not None:
+            side, why, p, c = _yes_no_side(generator, verifier, question, spec, name, sub_q, ev, threshold)
         else:
-            task = (f'Task: the question compares two things. "answer" is what the passages say about {name} '
-                    f'for this comparison (its nationality, place, kind or date, whichever the question asks), '
-                    f'copied from the passages, or "none" if they do not say.')
-            value, p, c = _ask(generator, question, sub_q, ev, task, None)
-            cited = best_covering(f"{name} {value}", ev, max_sentences=1, required=content_words(value))
+            side, why, p, c = _dated_side(generator, verifier, question, choice, name, sub_q, ev, threshold)
         ptoks, ctoks = ptoks + p, ctoks + c
-        if normalize_answer(value) in NO_ANSWERS or not cited:
-            return result(None, f"the passages about {name} do not answer it")
-        side = Side(name, value, cited)
-        if spec.mode == "both" and verifier is not None:
-            side.support = _stance_support(verifier, sub_q, value, cited)
-            if side.support < threshold:
-                # the model's stance is rejected: the cited sentence may still settle the other one
-                other = "no" if normalize_answer(value) == "yes" else "yes"
-                if (p_other := _stance_support(verifier, sub_q, other, cited)) < threshold:
-                    return result(None, f"the cited evidence does not show that the answer for {name} is {value}")
-                side.value, side.support, value = other, p_other, other
+        if side is None:
+            return result(None, why)
         sides.append(side)
-        if spec.mode == "both" and normalize_answer(value) == "no":
+        if spec is not None and spec.mode == "both" and normalize_answer(side.value) == "no":
             return result("no")  # one thing without the property settles "both" (and saves the other call)
+    if choice is not None:
+        return result(*_earlier_or_later(choice, sides))
     if spec.mode == "both":
-        answer = "yes" if all(normalize_answer(s.value) == "yes" for s in sides) else "no"
+        return result("yes" if all(normalize_answer(s.value) == "yes" for s in sides) else "no")
+    same = same_answer(sides[0].value, sides[1].value)
+    return result("yes" if same == (spec.mode == "same") else "no")
+
+
+SideResult = tuple[Side | None, str, int, int]  # the side or why there is none; prompt and completion tokens
+
+
+def _yes_no_side(generator, verifier, question: str, spec: Comparison, name: str, sub_q: str, ev: EvidenceSet,
+                 threshold: float) -> SideResult:
+    if spec.mode == "both":
+        task = f'Task: answer the question for {name} alone: "answer" is yes, no, or "none" if the passages do not say.'
+        value, p, c = ask_on_evidence(generator, question, sub_q, ev, task, POLAR_STANCES)
+        cited = best_covering(sub_q, ev, max_sentences=1)
     else:
-        same = same_answer(sides[0].value, sides[1].value)
-        answer = "yes" if same == (spec.mode == "same") else "no"
-    return result(answer)
+        task = (f'Task: the question compares two things. "answer" is what the passages say about {name} '
+                f'for this comparison (its nationality, place, kind or date, whichever the question asks), '
+                f'copied from the passages, or "none" if they do not say.')
+        value, p, c = ask_on_evidence(generator, question, sub_q, ev, task, None)
+        cited = best_covering(f"{name} {value}", ev, max_sentences=1, required=content_words(value))
+    if normalize_answer(value) in NO_ANSWERS or not cited:
+        return None, f"the passages about {name} do not answer it", p, c
+    side = Side(name, value, cited)
+    if spec.mode == "both" and verifier is not None:
+        side.support = _stance_support(verifier, sub_q, value, cited)
+        if side.support < threshold:
+            # the model's stance is rejected: the cited sentence may still settle the other one
+            other = "no" if normalize_answer(value) == "yes" else "yes"
+            if (p_other := _stance_support(verifier, sub_q, other, cited)) < threshold:
+                return None, f"the cited evidence does not show that the answer for {name} is {value}", p, c
+            side.value, side.support = other, p_other
+    return side, "", p, c
 
 
-def _dated_side(verifier, name: str, choice: DateChoice, sub_q: str, value: str, ev: EvidenceSet,
-                threshold: float, max_checks: int = 3) -> tuple[Side | None, str]:
-    """The side for ``name``: the model's date if a sentence states it and the verifier accepts it, else the
-    other years of the sentence nearest the sub-question ("(1928 – 1999)" when the model copied a later
-    year from the page), at most ``max_checks`` verifier calls. (None, why) when no year holds."""
+def _dated_side(generator, verifier, question: str, choice: DateChoice, name: str, sub_q: str, ev: EvidenceSet,
+                threshold: float, max_checks: int = 3) -> SideResult:
+    """The model's date for ``name`` if a sentence states it and the verifier accepts it, else the other
+    years of the sentence nearest the sub-question ("(1928 – 1999)" when the model copied a later year from
+    the page), at most ``max_checks`` verifier calls."""
+    task = (f'Task: "answer" is the date when {name} was {choice.event} (a year or a full date), copied from '
+            f'the passages, or "none" if they do not say.')
+    value, p, c = ask_on_evidence(generator, question, sub_q, ev, task, None)
     nearest = best_covering(sub_q, ev, max_sentences=1)
     years = [str(k[0])] if (k := date_key(value)) else []
     years += [y for s in nearest for y in _YEAR.findall(s.text)]
@@ -328,42 +347,18 @@ def _dated_side(verifier, name: str, choice: DateChoice, sub_q: str, value: str,
             if side.support < threshold:
                 why = f"the cited evidence does not show that {claim}"
                 continue
-        return side, ""
-    return None, why
+        return side, "", p, c
+    return None, why, p, c
 
 
-def _compare_dates(generator, verifier, question: str, choice: DateChoice, passages: list[ScoredPassage], embed,
-                   threshold: float, search) -> CompareResult:
-    """Each thing's date, copied from its own evidence and checked by the verifier; the earlier (or later)
-    thing is the answer. Dates that cannot be ordered (same year, no day given) leave it unanswered."""
-    t0 = time.perf_counter()
-    sides: list[Side] = []
-    keys: list[tuple[int, int, int]] = []
-    ptoks = ctoks = 0
-
-    def result(answer: str | None, reason: str = "") -> CompareResult:
-        return CompareResult(answer, sides, reason, ptoks, ctoks, time.perf_counter() - t0)
-
-    for name in choice.names:
-        sub_q = choice.sub_question(name)
-        ev = _own_evidence(name, sub_q, passages, embed, search)
-        if isinstance(ev, str):
-            return result(None, ev)
-        task = (f'Task: "answer" is the date when {name} was {choice.event} (a year or a full date), copied from '
-                f'the passages, or "none" if they do not say.')
-        value, p, c = _ask(generator, question, sub_q, ev, task, None)
-        ptoks, ctoks = ptoks + p, ctoks + c
-        side, why = _dated_side(verifier, name, choice, sub_q, value, ev, threshold)
-        if side is None:
-            return result(None, why)
-        sides.append(side)
-        keys.append(date_key(side.value))
-    (ya, ma, da), (yb, mb, db) = keys
+def _earlier_or_later(choice: DateChoice, sides: list[Side]) -> tuple[str | None, str]:
+    """The answer of a date choice, or (None, why) when the two dates cannot be ordered (same year, no day)."""
+    (ya, ma, da), (yb, mb, db) = keys = [date_key(s.value) for s in sides]
     if ya == yb and (0 in (ma, mb) or (ma, da) == (mb, db) or 0 in (da, db) and ma == mb):
-        return result(None, "the two dates cannot be ordered")
+        return None, "the two dates cannot be ordered"
     first = 0 if keys[0] < keys[1] else 1
-    return result(choice.names[first if choice.earlier else 1 - first])
+    return choice.names[first if choice.earlier else 1 - first], ""
 
 
-__all__ = ["CompareResult", "Comparison", "DateChoice", "Side", "compare", "date_key", "parse_comparison",
-           "parse_date_choice", "passages_naming"]
+__all__ = ["CompareResult", "Comparison", "DateChoice", "Side", "ask_on_evidence", "compare", "date_key",
+           "parse_comparison", "parse_date_choice", "passages_naming"]

@@ -46,7 +46,8 @@ class EvidenceSentence(BaseModel):
     shown: str | None = None  # what the model sees when it differs from the quote (a table row with its headers)
 
     def premise(self) -> str:
-        """What the verifier is given for this sentence: as the model saw it, with its page's title."""
+        """A side claim's premise in the compare stage: the sentence as the model saw it, with its page's
+        title. (The answer check reads bare quotes: see ``grounded.answer_check``.)"""
         return titled(self.shown or self.text, self.title)
 
     def citation(self) -> Citation:

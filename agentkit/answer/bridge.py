@@ -1,37 +1,126 @@
 """The first hop of a bridge question, for the agent strategies' escalation.
 
-"The arena where the Lewiston Maineiacs played their home games can seat how many people?" names the team,
-not the arena, so the arena's own page ranks low. The graph's ``bridge`` node asks the model for the
-question that finds the unnamed entity; this module answers it from that question's own top passages with
-one short constrained call. The answer only steers retrieval (its page is searched for): it is never shown
-to the user, and the final answer is verified against the evidence like any other.
+"What was the father of Kasper Schmeichel voted to be by the IFFHS in 1992?" describes Peter Schmeichel
+without naming him. Asked the whole question over both men's pages, the 1.5B model answers "Peter
+Schmeichel" (the entity, not what he was voted); asked "What was Peter Schmeichel voted to be by the IFFHS
+in 1992?" over the same pages, it answers "World's Best Goalkeeper". So the graph's ``bridge`` node has
+the model copy the description out of the question (``description_span``), this module names the entity
+from the description's own search with one short constrained call (``bridge_answer``), and the answer
+stage is asked the question with the name in place of the description (``substitute``), and verified on
+it; the hop sentence is cited in the answer. The hop is checked lexically (``about_description``: only
+sentences about the description are shown, and the one stating the entity must be one): the 1.5B verifier
+could not judge it ("the father of Kasper Schmeichel is Peter Schmeichel" against "He is
+the son of ... Peter Schmeichel" scored 0.33, a wrong arena's sentence 0.81), and with the user's question
+the answer check rejected the right "World's Best Goalkeeper" (0.46).
 """
 
 from __future__ import annotations
 
+import re
+from typing import NamedTuple
+
+from pydantic import BaseModel
+
 from agentkit.answer.compare import ask_on_evidence
 from agentkit.answer.conflicts import NO_ANSWERS, normalize_answer
-from agentkit.answer.evidence import best_covering, build_evidence, content_words
+from agentkit.answer.evidence import (
+    EvidenceSentence,
+    EvidenceSet,
+    best_covering,
+    build_evidence,
+    content_words,
+    titled,
+)
 from agentkit.types import ScoredPassage
 
 BRIDGE_TASK = 'Task: "answer" is the name the question asks for, copied from the passages, or "none" if they do not give it.'
 
+# what the question asks for is not a description of the bridge entity ("the president that served
+# during what years" was the 1.5B's copy for a question about Nixon's years)
+_ASKED = re.compile(r"\b(what|which|how|whom|whose)\b", re.IGNORECASE)
 
-def bridge_answer(generator, question: str, passages: list[ScoredPassage], embed=None) -> tuple[str, int, int]:
-    """(the entity a bridge question asks for, prompt tokens, completion tokens); "" when the passages do
-    not state it: a value that no shown sentence contains is the model's, not the documents'."""
+
+class Hop(NamedTuple):
+    answer: str                          # "" when the passages do not state one
+    sentence: EvidenceSentence | None    # the shown sentence that states it
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class BridgeHop(BaseModel):
+    """A first hop: the description, the entity it names, the sentence saying so (cited in the answer),
+    and the question asked of the second hop."""
+    span: str
+    entity: str
+    sentence: EvidenceSentence
+    asked: str
+
+
+def description_span(question: str, copied: str) -> str | None:
+    """The part of ``question`` that ``copied`` (the model's copy of the description) matches, with the
+    question's own spelling; None when it is not in the question, names too little, is the question's
+    asked part, or is most of the question (then there is no second hop to ask)."""
+    copied = " ".join(copied.split()).strip(" \"'.,;:?")
+    words = content_words(copied)
+    if len(words) < 2 or _ASKED.search(copied):
+        return None
+    if not any(w[:1].islower() for w in copied.split() if w.lower() in words):  # "the Apple Remote" is a name
+        return None
+    flat = " ".join(question.split())
+    at = flat.lower().find(copied.lower())
+    if at < 0 or len(copied) > 0.8 * len(flat.rstrip(" ?")):
+        return None
+    return flat[at:at + len(copied)]
+
+
+def substitute(question: str, span: str, name: str) -> str:
+    """``question`` with the description ``span`` replaced by the entity's ``name``."""
+    flat = " ".join(question.split())
+    at = flat.find(span)
+    if at < 0:
+        return question
+    rest = flat[at + len(span):]
+    if rest[:1].isalnum():
+        rest = " " + rest
+    head = flat[:at]
+    return f"{head}{name}{rest}" if head else f"{name[:1].upper()}{name[1:]}{rest}"
+
+
+def about_description(span: str, sentence: EvidenceSentence, entity: str = "") -> bool:
+    """Whether ``sentence``, read with its page's title, is about the description: it has at least half of
+    the description's words (the entity's own words aside). "The team played its home games at the
+    Androscoggin Bank Colisée" on the Lewiston Maineiacs page is; "The Robert and Concetta Dwyer Arena
+    houses two ice surfaces ... in Lewiston, New York" (the 1.5B's pick for the same description) is not."""
+    words = content_words(span) - content_words(entity)
+    have = content_words(titled(sentence.text, sentence.title))
+    return bool(words) and len(words & have) >= len(words) / 2
+
+
+def first_question(span: str) -> str:
+    """The question that names the described entity, asked of the description's own search."""
+    return f"Who or what is {span}?"
+
+
+def bridge_answer(generator, question: str, passages: list[ScoredPassage], embed=None,
+                  span: str | None = None) -> Hop:
+    """The entity a bridge question's first hop asks for, and the shown sentence that states it; the
+    answer is "" when no shown sentence contains it: a value that is not there is the model's, not the
+    documents'. With ``span`` (the description) only sentences about it are shown."""
     if not passages:
-        return "", 0, 0
+        return Hop("", None, 0, 0)
     ev = build_evidence(question, passages, embed=embed, max_sentences=6, max_chars=900, min_per_passage=1)
+    if span:
+        ev = EvidenceSet(passages=ev.passages, sentences=[x for x in ev.sentences if about_description(span, x)])
     if not ev.sentences:
-        return "", 0, 0
-    value, *tokens = ask_on_evidence(generator, question, question, ev, BRIDGE_TASK, None)
+        return Hop("", None, 0, 0)
+    value, ptoks, ctoks = ask_on_evidence(generator, question, question, ev, BRIDGE_TASK, None)
     value = " ".join(value.split())
     if normalize_answer(value) in NO_ANSWERS | {"yes", "no"} or not content_words(value):
-        return "", *tokens
-    if not best_covering(f"{question} {value}", ev, max_sentences=1, required=content_words(value)):
-        return "", *tokens
-    return value, *tokens
+        return Hop("", None, ptoks, ctoks)
+    stating = best_covering(f"{question} {value}", ev, max_sentences=1, required=content_words(value))
+    if not stating:
+        return Hop("", None, ptoks, ctoks)
+    return Hop(value, stating[0], ptoks, ctoks)
 
 
-__all__ = ["bridge_answer"]
+__all__ = ["BridgeHop", "Hop", "about_description", "bridge_answer", "description_span", "first_question", "substitute"]

@@ -31,7 +31,7 @@ from langgraph.graph import END, START, StateGraph
 
 from agentkit.answer import grounded as G
 from agentkit.answer.arithmetic import calculate, is_arithmetic
-from agentkit.answer.bridge import bridge_answer
+from agentkit.answer.bridge import (BridgeHop, about_description, bridge_answer, description_span, first_question, substitute)
 from agentkit.answer.compare import compare, parse_comparison, parse_date_choice, passages_naming
 from agentkit.answer.conflicts import near_copies
 from agentkit.answer.evidence import EvidenceSet, build_evidence
@@ -74,7 +74,7 @@ class GraphBuilder:
         strategy = state.get("strategy") or self.s.strategy
         return {"question": question, "strategy": strategy, "queries": [question], "multi_hop": False,
                 "passages": None, "ranked": [], "evidence": None, "computations": None, "steps": None,
-                "reflections": None, "attempts": 0, "escalation": 0, "draft": None, "verified": None, "conflict_note": "",
+                "reflections": None, "attempts": 0, "escalation": 0, "hop": None, "draft": None, "verified": None, "conflict_note": "",
                 "conflict_candidates": None, "pending": None, "trace": None, "answer": None}
 
     def contextualize(self, state: AgentState) -> dict:
@@ -104,43 +104,49 @@ class GraphBuilder:
             subs = []
         queries = list(dict.fromkeys([state["question"], *subs]))
         # a new search: earlier hops' evidence stays in ``passages``, the failed draft goes
-        return {"queries": queries, "multi_hop": len(subs) > 1, "escalation": 2, "draft": None, "verified": None,
+        return {"queries": queries, "multi_hop": len(subs) > 1, "escalation": 2, "hop": None, "draft": None, "verified": None,
                 "attempts": 0,
                 "trace": [TraceStep(stage="plan", seconds=comp.seconds, prompt_tokens=comp.prompt_tokens,
                                     completion_tokens=comp.completion_tokens, detail={"subquestions": subs})]}
 
     def bridge(self, state: AgentState) -> dict:
-        """react / reflexion, after the single pass failed: the model writes the question that finds the
-        entity the question refers to without naming it; one short call answers it from that question's own
-        search, and that entity's own pages are searched for. The whole question is then answered and
-        verified as before, over only those hops' passages: the bridge page and the entity's pages. Fewer
-        distractors is the point; the 1.5B model took another arena's "1,400 seats" from a top-5 list that
-        held the right arena's page too."""
+        """react / reflexion, after the single pass failed: the model copies the part of the question that
+        describes an entity without naming it; one short call names the entity from the description's own
+        search. The question is then asked with the name in place of the description, over only the bridge
+        page and the entity's own pages (fewer distractors: the 1.5B model took another arena's "1,400
+        seats" from a top-5 list that held the right arena's page too). The answer cites the hop sentence."""
         q, t0 = state["question"], time.perf_counter()
         comp = self._chat([{"role": "system", "content": P.BRIDGE_SYSTEM}, {"role": "user", "content": q}],
                           P.BRIDGE_SCHEMA, 60)
         step = TraceStep(stage="bridge", seconds=comp.seconds, prompt_tokens=comp.prompt_tokens,
                          completion_tokens=comp.completion_tokens)
         try:
-            first = " ".join(str(json.loads(comp.text).get("first", "")).split())
+            copied = str(json.loads(comp.text).get("describes", ""))
         except (ValueError, AttributeError):
-            first = ""
-        update: dict[str, Any] = {"escalation": 1, "draft": None, "verified": None, "attempts": 0, "ranked": []}
-        hop, ranked, found = "", [], []
-        if len(first.split()) >= 3 and first.rstrip("?").lower() != q.rstrip("?").lower():
-            found = self._search(first, self.s.rerank_top_n, state.get("filters"))
+            copied = ""
+        update: dict[str, Any] = {"escalation": 1, "draft": None, "verified": None, "attempts": 0, "ranked": [],
+                                  "hop": None}
+        span = description_span(q, copied)
+        found, ranked, hop, asked = [], [], None, None
+        if span:
+            first = first_question(span)
+            found = self._search(span, self.s.rerank_top_n, state.get("filters"))
             top = self.c.reranker.rerank(first, found, top_k=3) if self.c.reranker else found[:3]
-            hop, ptoks, ctoks = bridge_answer(self.c.generator, first, top, self.c.embedder)
-            step.prompt_tokens += ptoks
-            step.completion_tokens += ctoks
-            if hop:
-                own = self._search(hop, self.s.rerank_top_n, state.get("filters"))
-                named, _ = passages_naming(hop, own + top)
-                ranked = list({p.chunk.id: p for p in [top[0], *named]}.values())
+            hop = bridge_answer(self.c.generator, first, top, self.c.embedder, span=span)
+            step.prompt_tokens += hop.prompt_tokens
+            step.completion_tokens += hop.completion_tokens
+            if hop.answer and about_description(span, hop.sentence, hop.answer):
+                own = self._search(hop.answer, self.s.rerank_top_n, state.get("filters"))
+                named, _ = passages_naming(hop.answer, own + top)
+                page = [p for p in top if p.chunk.id == hop.sentence.chunk_id]
+                ranked = list({p.chunk.id: p for p in [*page, *named]}.values())
                 found += own
+                asked = substitute(q, span, hop.answer)
+                update["hop"] = BridgeHop(span=span, entity=hop.answer, sentence=hop.sentence, asked=asked)
         step.seconds = time.perf_counter() - t0
-        step.detail = {"first": first or None, "answer": hop or None, "passages": [p.title for p in ranked]}
-        return {**update, "queries": list(dict.fromkeys([q, first, hop] if hop else [q])), "ranked": ranked,
+        step.detail = {"describes": span or copied or None, "entity": hop.answer if hop else None,
+                       "asked": asked, "passages": [p.title for p in ranked]}
+        return {**update, "queries": [asked] if asked else [q], "ranked": ranked,
                 "passages": found, "multi_hop": bool(ranked), "trace": [step]}
 
     def _search(self, query: str, k: int, filters: dict | None = None) -> list:
@@ -185,7 +191,7 @@ class GraphBuilder:
     def gate(self, state: AgentState) -> dict:
         """Build the evidence the model will see (sentences, not whole passages: prefill is the cost)."""
         t0 = time.perf_counter()
-        evidence = build_evidence(state["question"], state.get("ranked") or [], embed=self.c.embedder,
+        evidence = build_evidence(_asked(state), state.get("ranked") or [], embed=self.c.embedder,
                                   max_chars=self.s.max_evidence_chars * self.s.evidence_k // 2)
         return {"evidence": evidence, "trace": [TraceStep(stage="evidence", seconds=time.perf_counter() - t0,
                                                           detail={"sentences": len(evidence.sentences),
@@ -193,7 +199,7 @@ class GraphBuilder:
 
     def conflicts(self, state: AgentState) -> dict:
         evidence: EvidenceSet = state["evidence"]
-        decision, step = G.resolve_conflicts(self.c.generator, state["question"], evidence, self.s)
+        decision, step = G.resolve_conflicts(self.c.generator, _asked(state), evidence, self.s)
         update: dict[str, Any] = {"trace": [step]}
         if decision.kind == "conflict":
             best = G.relevance(state["ranked"][0]) if state.get("ranked") else 0.0
@@ -214,7 +220,7 @@ class GraphBuilder:
         """Arithmetic questions: the model writes an expression over cited numbers, the calculator computes
         it, and the result is a draft for the usual verification. Nothing usable: the answer node runs."""
         evidence: EvidenceSet = state["evidence"]
-        calc, reason, stats = calculate(self.c.generator, state["question"], evidence)
+        calc, reason, stats = calculate(self.c.generator, _asked(state), evidence)
         detail = {"expression": calc.expression if calc else None, "answer": calc.answer if calc else None,
                   "rejected": reason or None}
         update: dict[str, Any] = {"trace": [TraceStep(stage="calculate", seconds=stats["seconds"],
@@ -233,7 +239,7 @@ class GraphBuilder:
         """Yes/no comparisons of two named things: each is asked about on its own evidence, the short
         answer follows by rule (``answer.compare``). Undecided: an abstention, not the whole-question
         call, whose "yes" is what this stage exists to avoid."""
-        q = state["question"]
+        q = _asked(state)
         check = self.s.answer_check_threshold
 
         def search(sub_question: str) -> list:
@@ -261,7 +267,7 @@ class GraphBuilder:
                 state["verified"].dropped)[:400]
         elif state.get("draft") is not None and state["draft"].parse_error:
             feedback = "the output was not valid JSON."
-        draft = G.generate_draft(self.c.generator, state["question"], evidence, self.s, feedback,
+        draft = G.generate_draft(self.c.generator, _asked(state), evidence, self.s, feedback,
                                  extra=state.get("computations") or [])
         return {"draft": draft, "attempts": state.get("attempts", 0) + 1,
                 "trace": [TraceStep(stage="generate", seconds=draft.seconds, prompt_tokens=draft.prompt_tokens,
@@ -272,32 +278,34 @@ class GraphBuilder:
                                             "decode_seconds": draft.decode_seconds})]}
 
     def verify(self, state: AgentState) -> dict:
-        draft = state["draft"]
+        draft, q = state["draft"], _asked(state)
         checked, bridged = None, None
         if draft.insufficient:
             v = G.VerifiedDraft(answer=draft.answer)
         else:
             v = G.verify_calculation(draft, state["evidence"]) if draft.calculated else G.verify_draft(
                 draft, state["evidence"], self.c.verifier, self.s, extra=state.get("computations") or [],
-                question=state["question"])
+                question=q)
             if v.sentences and not G.answer_is_grounded(draft.answer, v.sentences):
-                v = G.cite_short_answer(state["question"], v, state["evidence"], self.c.verifier, self.s)
+                v = G.cite_short_answer(q, v, state["evidence"], self.c.verifier, self.s)
+            if v.sentences and state.get("hop") is not None:
+                v = _with_hop(v, state["hop"])  # the answer cites both hops
             reason = None
             if v.sentences and not G.answer_is_grounded(draft.answer, v.sentences):
                 reason = f"(the short answer '{draft.answer}' is not stated by the cited evidence)"
             elif v.sentences and not draft.calculated:  # a calculation's operands were checked when it was made
-                checked = G.answer_check(state["question"], v, self.c.verifier, self.s,
+                checked = G.answer_check(q, v, self.c.verifier, self.s,
                                          extra=state.get("computations") or [], evidence=state["evidence"])
                 if checked is not None and checked < self.s.answer_check_threshold:
                     # one more look with the shown sentences that link the citations to the question
-                    v, checked, bridged = G.bridged_answer_check(state["question"], v, state["evidence"],
+                    v, checked, bridged = G.bridged_answer_check(q, v, state["evidence"],
                                                                  self.c.verifier, self.s, checked,
                                                                  extra=state.get("computations") or [])
                 if checked is not None and checked < self.s.answer_check_threshold:
                     reason = f"(the cited evidence does not show that '{draft.answer}' answers the question)"
-                elif checked is not None and not G.cites_question_entity(state["question"], v):
+                elif checked is not None and not G.cites_question_entity(q, v):
                     # right-sounding, but about another entity: only a bridge to the question's names saves it
-                    v, checked, bridged = G.bridged_answer_check(state["question"], v, state["evidence"],
+                    v, checked, bridged = G.bridged_answer_check(q, v, state["evidence"],
                                                                  self.c.verifier, self.s, 0.0, require_entity=True,
                                                                  extra=state.get("computations") or [])
                     if not bridged:
@@ -469,12 +477,12 @@ class GraphBuilder:
         ranked = state.get("ranked") or []
         if not ranked or not state["evidence"].sentences or G.relevance(ranked[0]) < self.s.abstain_threshold:
             return self.escalate(state)
-        if self.s.detect_conflicts and G.needs_conflict_check(state["question"], state["evidence"], self.s):
+        if self.s.detect_conflicts and G.needs_conflict_check(_asked(state), state["evidence"], self.s):
             return "conflicts"
         return self._to_answer(state)
 
     def _to_answer(self, state: AgentState) -> str:
-        q = state["question"]
+        q = _asked(state)
         if (self.s.compare_yes_no and parse_comparison(q) is not None) or \
                 (self.s.compare_dates and parse_date_choice(q) is not None):
             return "compare"
@@ -539,6 +547,22 @@ class GraphBuilder:
             g.add_edge(terminal, "finalize")
         g.add_edge("finalize", END)
         return g
+
+
+def _with_hop(v: G.VerifiedDraft, hop: BridgeHop) -> G.VerifiedDraft:
+    """The answer to a substituted question cites the first hop too: its sentence, verbatim, first."""
+    s = hop.sentence
+    if any(c.doc_id == s.doc_id and c.start == s.start for x in v.sentences for c in x.citations):
+        return v
+    # the sentence is its own quote; whether it names the described entity is the answer check's question
+    first = AnswerSentence(text=s.text, citations=[s.citation()], support=1.0)
+    return v.model_copy(update={"sentences": [first, *v.sentences]})
+
+
+def _asked(state: AgentState) -> str:
+    """The question the answer stages ask: the user's, or after a bridge hop, the one naming its entity."""
+    hop = state.get("hop")
+    return hop.asked if hop is not None else state["question"]
 
 
 def _abstain_reason(state: AgentState, settings) -> str:

@@ -16,19 +16,22 @@ ACT_SYSTEM = (
     'To finish, use the tool "finish".\nTools:\n'
 )
 
-# One free-text field, last: llama.cpp's grammar is slow on bounded strings followed by more fields. Asked
-# for a second question with a "#1" slot, the 1.5B model wrote it without the slot in 8 of 10 HotpotQA
-# bridge questions, so the whole question is answered again instead, over both hops' passages.
+# One free-text field: llama.cpp's grammar is slow on bounded strings followed by more fields. Asked to
+# write the first hop's question, the 1.5B model often wrote the whole question again; asked for a second
+# question with a "#1" slot, it left the slot out in 8 of 10 HotpotQA bridge questions, and asked to
+# rewrite the question with the entity's name, it kept the description in 7 of 10. Copying the
+# description out of the question it does well (7 of 10 verbatim, and a copy not in the question is
+# refused), so the name is put in its place by code (``agentkit.answer.bridge.substitute``).
 BRIDGE_SYSTEM = (
-    "You split a multi-hop question into searchable steps. \"first\" is the question that finds the entity "
-    "the question refers to but does not name. Example: question \"What is the capital of the country where "
-    "the Nile ends?\" -> first: \"In which country does the Nile end?\". Reply in JSON."
+    "A multi-hop question describes an entity without naming it. Copy, word for word, the part of the "
+    "question that describes it. Example: question \"What is the capital of the country where the Nile "
+    "ends?\" -> describes: \"the country where the Nile ends\". Reply in JSON."
 )
 
 BRIDGE_SCHEMA = {
     "type": "object",
-    "properties": {"first": {"type": "string", "maxLength": 140}},
-    "required": ["first"],
+    "properties": {"describes": {"type": "string", "maxLength": 140}},
+    "required": ["describes"],
 }
 
 REFLECT_SYSTEM = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypedDict
 
+from agentkit.answer.bridge import BridgeHop
 from agentkit.answer.evidence import EvidenceSet
 from agentkit.answer.grounded import Draft, VerifiedDraft
 from agentkit.types import Answer, ConflictCandidate, ScoredPassage, TraceStep
@@ -52,6 +53,7 @@ class AgentState(TypedDict, total=False):
     reflections: Annotated[list[str], add_or_reset]      # Reflexion critiques fed to the next attempt
     attempts: int                                        # answer generations this turn
     escalation: int                                      # react / reflexion: 0 single pass, 1 bridge hop, 2 tool loop
+    hop: BridgeHop | None                                # react / reflexion: the bridge hop found, and the question it makes
     draft: Draft | None
     verified: VerifiedDraft | None
     conflict_note: str

@@ -2,7 +2,11 @@
 
 import json
 
-from agentkit.answer.bridge import bridge_answer
+from agentkit.answer.bridge import BridgeHop, bridge_answer, description_span, substitute
+from agentkit.answer.evidence import build_evidence
+from agentkit.answer.grounded import VerifiedDraft
+from agentkit.graph.builder import _with_hop
+from agentkit.types import AnswerSentence
 from agentkit.generate.llm import Completion
 from agentkit.graph.builder import GraphBuilder
 from agentkit.graph.components import Components
@@ -34,6 +38,55 @@ def test_the_first_hop_answer_must_be_stated_by_a_shown_sentence():
     assert bridge_answer(Says("Madison Square Garden"), q, [TEAM])[0] == ""  # the model's, not the documents'
     assert bridge_answer(Says("none"), q, [TEAM])[0] == ""
     assert bridge_answer(Says("Androscoggin Bank Colisée"), q, [])[0] == ""
+
+
+SCHMEICHEL_Q = "What was the father of Kasper Schmeichel voted to be by the IFFHS in 1992?"
+ARENA_Q = "The arena where the Lewiston Maineiacs played their home games can seat how many people?"
+
+
+def test_the_description_copied_by_the_model_must_be_in_the_question_and_describe_something():
+    assert description_span(SCHMEICHEL_Q, "The father of Kasper  Schmeichel") == "the father of Kasper Schmeichel"
+    assert description_span(ARENA_Q, "the arena where the Lewiston Maineiacs played their home games") \
+        == "The arena where the Lewiston Maineiacs played their home games"
+    assert description_span(SCHMEICHEL_Q, "the mother of Kasper Schmeichel") is None  # not in the question
+    assert description_span(SCHMEICHEL_Q, "Kasper Schmeichel") is None                # a name, not a description
+    assert description_span(ARENA_Q, "how many people") is None                       # what is asked
+    assert description_span(ARENA_Q, "arena") is None                                 # too little to search for
+    assert description_span(ARENA_Q, ARENA_Q) is None                                 # no second hop left
+
+
+def test_the_second_hop_asks_the_question_with_the_entity_named():
+    assert substitute(SCHMEICHEL_Q, "the father of Kasper Schmeichel", "Peter Schmeichel") \
+        == "What was Peter Schmeichel voted to be by the IFFHS in 1992?"
+    assert substitute(ARENA_Q, "The arena where the Lewiston Maineiacs played their home games",
+                      "Androscoggin Bank Colisée") == "Androscoggin Bank Colisée can seat how many people?"
+
+
+DWYER = _p("dwyer", "Dwyer Arena", "The Robert and Concetta Dwyer Arena houses two ice surfaces on Niagara "
+                                   "University's campus in Lewiston, New York.")
+
+
+def test_the_first_hop_is_named_only_from_sentences_about_the_description():
+    span = "the arena where the Lewiston Maineiacs played their home games"
+    q = f"Who or what is {span}?"
+    model = Says("Robert and Concetta Dwyer Arena")  # an arena in another Lewiston
+    assert bridge_answer(model, q, [DWYER, TEAM], span=span).answer == ""
+    assert "Dwyer" not in model.prompts[-1]
+    hop = bridge_answer(Says("Androscoggin Bank Colisée"), q, [DWYER, TEAM], span=span)
+    assert hop.answer == "Androscoggin Bank Colisée"
+    assert hop.sentence.text == "The team played its home games at the Androscoggin Bank Colisée."
+
+
+def test_an_answer_after_a_bridge_hop_cites_the_hop_sentence_first():
+    sentence = build_evidence("home games arena", [TEAM]).sentences[-1]
+    hop = BridgeHop(span="the arena", entity="Androscoggin Bank Colisée", sentence=sentence,
+                    asked="Androscoggin Bank Colisée can seat how many people?")
+    cited = AnswerSentence(text="It seats 4,000.", citations=[], support=0.9)
+    v = _with_hop(VerifiedDraft(answer="4,000", sentences=[cited]), hop)
+    assert [s.text for s in v.sentences] == [sentence.text, "It seats 4,000."]
+    c = v.sentences[0].citations[0]
+    assert TEAM.chunk.text[c.start:c.end] == c.quote == sentence.text
+    assert _with_hop(v, hop).sentences == v.sentences  # cited once
 
 
 def test_react_and_reflexion_escalate_once_to_each_stage_and_grounded_never():

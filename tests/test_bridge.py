@@ -5,13 +5,11 @@ import json
 from agentkit.answer.bridge import BridgeHop, bridge_answer, description_span, substitute
 from agentkit.answer.evidence import build_evidence
 from agentkit.answer.grounded import VerifiedDraft
-from agentkit.graph.builder import _with_hop
-from agentkit.types import AnswerSentence
 from agentkit.generate.llm import Completion
-from agentkit.graph.builder import GraphBuilder
+from agentkit.graph.builder import GraphBuilder, _with_hop
 from agentkit.graph.components import Components
 from agentkit.settings import Settings
-from agentkit.types import Chunk, ScoredPassage
+from agentkit.types import AnswerSentence, Chunk, ScoredPassage
 
 
 def _p(doc_id, title, text, rel=0.8):

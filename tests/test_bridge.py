@@ -51,6 +51,13 @@ def test_the_description_copied_by_the_model_must_be_in_the_question_and_describ
     assert description_span(ARENA_Q, "how many people") is None                       # what is asked
     assert description_span(ARENA_Q, "arena") is None                                 # too little to search for
     assert description_span(ARENA_Q, ARENA_Q) is None                                 # no second hop left
+    weissman = 'What screenwriter with credits for "Evolution" co-wrote a film starring Nicolas Cage?'
+    assert description_span(weissman, "screenwriter with credits for 'Evolution'") is None  # what is asked for
+    lib = 'What award did the architect of the "Port Amsel" library receive?'
+    assert description_span(lib, "the architect of the 'Port Amsel' library") == 'the architect of the "Port Amsel" library'
+    actress = "What position was held by the woman who portrayed Corliss Archer in the film Kiss and Tell?"
+    assert description_span(actress, "the woman who portrayed Corliss Archer in the film Kiss and Tell") \
+        == "the woman who portrayed Corliss Archer in the film Kiss and Tell"
 
 
 def test_the_second_hop_asks_the_question_with_the_entity_named():
@@ -70,6 +77,7 @@ def test_the_first_hop_is_named_only_from_sentences_about_the_description():
     model = Says("Robert and Concetta Dwyer Arena")  # an arena in another Lewiston
     assert bridge_answer(model, q, [DWYER, TEAM], span=span).answer == ""
     assert "Dwyer" not in model.prompts[-1]
+    assert bridge_answer(Says("Lewiston Maineiacs"), q, [DWYER, TEAM], span=span).answer == ""  # named already
     hop = bridge_answer(Says("Androscoggin Bank Colisée"), q, [DWYER, TEAM], span=span)
     assert hop.answer == "Androscoggin Bank Colisée"
     assert hop.sentence.text == "The team played its home games at the Androscoggin Bank Colisée."

@@ -37,7 +37,8 @@ BRIDGE_TASK = 'Task: "answer" is the name the question asks for, copied from the
 
 # what the question asks for is not a description of the bridge entity ("the president that served
 # during what years" was the 1.5B's copy for a question about Nixon's years)
-_ASKED = re.compile(r"\b(what|which|how|whom|whose)\b", re.IGNORECASE)
+_ASKED = re.compile(r"\b(what|how)\b", re.IGNORECASE)  # "which", "who" also start relative clauses
+_WH = {"what", "which", "who", "whom", "whose"}
 
 
 class Hop(NamedTuple):
@@ -59,18 +60,27 @@ class BridgeHop(BaseModel):
 def description_span(question: str, copied: str) -> str | None:
     """The part of ``question`` that ``copied`` (the model's copy of the description) matches, with the
     question's own spelling; None when it is not in the question, names too little, is the question's
-    asked part, or is most of the question (then there is no second hop to ask)."""
-    copied = " ".join(copied.split()).strip(" \"'.,;:?")
+    asked part, is most of the question (then there is no second hop to ask), or is what the question asks
+    for ("What screenwriter with credits for ...": naming it answers the question, it does not make one)."""
+    copied = _plain_quotes(" ".join(copied.split())).strip(" \"'.,;:?")
     words = content_words(copied)
     if len(words) < 2 or _ASKED.search(copied):
         return None
     if not any(w[:1].islower() for w in copied.split() if w.lower() in words):  # "the Apple Remote" is a name
         return None
     flat = " ".join(question.split())
-    at = flat.lower().find(copied.lower())
+    at = _plain_quotes(flat).lower().find(copied.lower())
     if at < 0 or len(copied) > 0.8 * len(flat.rstrip(" ?")):
         return None
+    before = flat[:at].split()
+    if before and before[-1].lower() in _WH:
+        return None
     return flat[at:at + len(copied)]
+
+
+def _plain_quotes(text: str) -> str:
+    # the model copies "Evolution" as 'Evolution'; same length, so offsets carry over
+    return re.sub(r"[\"'‘’“”]", "'", text)
 
 
 def substitute(question: str, span: str, name: str) -> str:
@@ -116,6 +126,8 @@ def bridge_answer(generator, question: str, passages: list[ScoredPassage], embed
     value, ptoks, ctoks = ask_on_evidence(generator, question, question, ev, BRIDGE_TASK, None)
     value = " ".join(value.split())
     if normalize_answer(value) in NO_ANSWERS | {"yes", "no"} or not content_words(value):
+        return Hop("", None, ptoks, ctoks)
+    if span and content_words(value) <= content_words(span):  # a name the description already gives
         return Hop("", None, ptoks, ctoks)
     stating = best_covering(f"{question} {value}", ev, max_sentences=1, required=content_words(value))
     if not stating:

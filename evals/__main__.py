@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "measures conflict reporting")
     r.add_argument("--type", action="extend", nargs="+", dest="types", metavar="T", default=[],
                    help="only questions of these types, e.g. arithmetic (TAT-QA) or bridge comparison (HotpotQA)")
+    r.add_argument("--ids", action="extend", nargs="+", default=[], metavar="ID",
+                   help="only these question ids (or @FILE, one id per line), over the index the other options give")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     s = sub.add_parser("smoke", help=f"{SMOKE_QUESTIONS} questions of every suite, fast preset, end to end")
     s.add_argument("--out", type=Path, default=DEFAULT_OUT / "smoke", help="output folder")
@@ -93,6 +95,17 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ids(values: Sequence[str]) -> list[str]:
+    """Question ids from the command line; ``@FILE`` reads one id per line."""
+    ids: list[str] = []
+    for v in values:
+        if v.startswith("@"):
+            ids += [line.strip() for line in Path(v[1:]).read_text().splitlines() if line.strip()]
+        else:
+            ids += [x for x in v.split(",") if x]
+    return list(dict.fromkeys(ids))
+
+
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.limit is not None and args.limit < 0:
         raise argparse.ArgumentTypeError("--limit must be >= 0")
@@ -101,6 +114,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         seed=args.seed, out=args.out or DEFAULT_OUT / args.suite, preset=args.preset,
         faithfulness=max(0, args.faithfulness), command=default_command(argv), progress=not args.no_progress,
         pool=args.pool, drop_gold=args.drop_gold, types=args.types, counterfactual=args.counterfactual,
+        ids=_ids(args.ids),
     )
     doc = run(config)
     for strategy, m in doc["strategies"].items():

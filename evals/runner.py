@@ -84,6 +84,7 @@ class RunConfig(BaseModel):
     drop_gold: bool = Field(False, description="remove the questions' gold documents: every answer should abstain")
     types: list[str] = Field(default_factory=list, description="only questions of these types (before --limit)")
     counterfactual: bool = Field(False, description="add two answer-swapped copies of each answer-bearing gold document")
+    ids: list[str] = Field(default_factory=list, description="only these question ids, over the same index (after --pool)")
     command: str = ""
     progress: bool = True
 
@@ -115,7 +116,7 @@ def load_corpus_suite(name: str, questions_path: Path | None = None) -> Benchmar
 
 def load_suite(suite: str, data: Path | None = None, limit: int | None = None, seed: int | None = None,
                pool: int | None = None, drop_gold: bool = False, types: Sequence[str] = (),
-               counterfactual: bool = False) -> Benchmark:
+               counterfactual: bool = False, ids: Sequence[str] = ()) -> Benchmark:
     """Questions and documents of a suite; with ``seed`` the questions are shuffled before limiting, and the
     documents are cut down to the kept questions' pools (``Benchmark.limit``).
 
@@ -123,7 +124,9 @@ def load_suite(suite: str, data: Path | None = None, limit: int | None = None, s
     few HotpotQA questions are asked over ~1000 pooled paragraphs. ``drop_gold``: the kept questions' gold
     documents leave the index and the questions become unanswerable (the missing-evidence abstention test).
     ``counterfactual``: each kept question's answer-bearing gold document gets two answer-swapped copies
-    (``evals.loaders.counterfactual``); questions without one are dropped.
+    (``evals.loaders.counterfactual``); questions without one are dropped. ``ids``: only these questions,
+    over the index the other options give (rerun a few questions of a pooled run on the same ~1000
+    paragraphs); an id not in the suite is an error.
     """
     if suite in corpus_names():
         bench = load_corpus_suite(suite, data)
@@ -143,9 +146,14 @@ def load_suite(suite: str, data: Path | None = None, limit: int | None = None, s
     kept = bench.limit(limit)
     if pool is not None and pool > len(kept.questions):
         pooled = bench.limit(pool)
-        ids = {d.id for d in kept.documents}
+        have = {d.id for d in kept.documents}
         kept = Benchmark(name=bench.name, questions=kept.questions,
-                         documents=kept.documents + [d for d in pooled.documents if d.id not in ids])
+                         documents=kept.documents + [d for d in pooled.documents if d.id not in have])
+    if ids:
+        missing = sorted(set(ids) - {q.id for q in kept.questions})
+        if missing:
+            raise BenchmarkFormatError(suite, f"no question with id {', '.join(missing)} among the selected questions")
+        kept = Benchmark(name=kept.name, documents=kept.documents, questions=[q for q in kept.questions if q.id in set(ids)])
     if drop_gold:
         kept = without_gold(kept)
     if counterfactual:
@@ -561,7 +569,7 @@ def run(
     settings = settings or Settings.from_preset(config.preset)
     if bench is None:
         bench = load_suite(config.suite, config.data, config.limit, config.seed, config.pool, config.drop_gold,
-                           config.types, config.counterfactual)
+                           config.types, config.counterfactual, config.ids)
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
     corpus = None

@@ -23,7 +23,7 @@ from agentkit.types import (
     Document,
     TraceStep,
 )
-from evals.__main__ import check_report, main
+from evals.__main__ import _ids, check_report, main
 from evals.report import METRIC_KEYS, aggregate
 from evals.runner import (
     RESULTS_FILE,
@@ -37,7 +37,7 @@ from evals.runner import (
     run,
     run_questions,
 )
-from evals.types import Benchmark, GoldEvidence, Question
+from evals.types import Benchmark, BenchmarkFormatError, GoldEvidence, Question
 
 REPO = Path(__file__).resolve().parents[1]
 HOTPOT = REPO.parent / "shared" / "data" / "hotpotqa" / "hotpot_dev_distractor_first103.json"
@@ -341,6 +341,19 @@ def test_pool_widens_the_index_and_drop_gold_removes_every_gold_document():
     assert gold and not gold & {d.id for d in missing.documents}
     assert all(not q.answerable and q.metadata["answers_with_gold"] for q in missing.questions)
     assert len(missing.documents) == len(pooled.documents) - len(gold)
+
+
+@pytest.mark.skipif(not HOTPOT_DIR.is_dir(), reason="HotpotQA slice not present under ../shared/data")
+def test_ids_rerun_a_few_questions_over_the_same_pooled_index(tmp_path):
+    pooled = load_suite("hotpotqa", pool=20, limit=20)
+    pick = [pooled.questions[7].id, pooled.questions[2].id]
+    few = load_suite("hotpotqa", pool=20, limit=20, ids=pick)
+    assert [q.id for q in few.questions] == [pooled.questions[2].id, pooled.questions[7].id]  # file order
+    assert {d.id for d in few.documents} == {d.id for d in pooled.documents}
+    with pytest.raises(BenchmarkFormatError, match="no-such-id"):
+        load_suite("hotpotqa", pool=20, limit=20, ids=["no-such-id"])
+    (tmp_path / "ids.txt").write_text(f"{pick[0]}\n\n{pick[1]}\n")
+    assert _ids([f"@{tmp_path / 'ids.txt'}", f"{pick[1]},x"]) == [pick[0], pick[1], "x"]
 
 
 def test_counterfactual_adds_two_tampered_copies_that_differ_only_in_the_answer():

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from agentkit import Agent, Corpus, Settings
+from agentkit.graph.builder import GraphBuilder
+from agentkit.graph.components import Components
 from agentkit.types import AnswerStatus
 
 pytestmark = pytest.mark.integration
@@ -64,6 +66,8 @@ def test_injected_document_does_not_change_the_answer(agent, corpus):
 _CHILD = """
 import sys
 from agentkit import Agent, Corpus, Settings
+from agentkit.graph.builder import GraphBuilder
+from agentkit.graph.components import Components
 agent = Agent([Corpus.open(sys.argv[1])], Settings.from_preset("default"), checkpoint=sys.argv[2])
 for ev in agent.stream(sys.argv[3], thread_id="t1"):
     print(ev.kind, ev.node, flush=True)
@@ -131,3 +135,23 @@ def test_react_answers_a_single_hop_question_with_the_grounded_pass_alone(agent,
     stages = {t.stage for t in ans.trace}
     assert not stages & {"bridge", "plan", "act"}
     _assert_citations_verbatim(ans, corpus)
+
+
+@pytest.fixture(scope="module")
+def multihop(tmp_path_factory):
+    return Corpus.build([ROOT / "corpora" / "multihop" / "docs"], tmp_path_factory.mktemp("idx") / "mh",
+                        corpus="multihop")
+
+
+def test_bridge_hop_names_the_described_entity_and_asks_about_it(multihop, agent):
+    """react's escalation: the real 1.5B copies the description out of the question, the entity is named
+    from a sentence about it, and the second hop asks the question with the name in its place."""
+    builder = GraphBuilder(Components(agent.settings, [multihop], generator=agent.components.generator))
+    q = "What award did the architect of the Port Amsel Central Library receive in 1980?"
+    out = builder.bridge({"question": q, "filters": None})
+    hop = out["hop"]
+    assert hop is not None, out["trace"][0].detail
+    assert hop.entity == "Ilan Vesk" and hop.asked == "What award did Ilan Vesk receive in 1980?"
+    assert multihop.document(hop.sentence.doc_id).text[hop.sentence.start:hop.sentence.end] == hop.sentence.text
+    assert "Ilan Vesk" in hop.sentence.text
+    assert any(p.title == "Ilan Vesk" for p in out["ranked"])

@@ -51,8 +51,6 @@ def test_the_description_copied_by_the_model_must_be_in_the_question_and_describ
     assert description_span(ARENA_Q, "how many people") is None                       # what is asked
     assert description_span(ARENA_Q, "arena") is None                                 # too little to search for
     assert description_span(ARENA_Q, ARENA_Q) is None                                 # no second hop left
-    weissman = 'What screenwriter with credits for "Evolution" co-wrote a film starring Nicolas Cage?'
-    assert description_span(weissman, "screenwriter with credits for 'Evolution'") is None  # what is asked for
     lib = 'What award did the architect of the "Port Amsel" library receive?'
     assert description_span(lib, "the architect of the 'Port Amsel' library") == 'the architect of the "Port Amsel" library'
     actress = "What position was held by the woman who portrayed Corliss Archer in the film Kiss and Tell?"
@@ -65,6 +63,10 @@ def test_the_second_hop_asks_the_question_with_the_entity_named():
         == "What was Peter Schmeichel voted to be by the IFFHS in 1992?"
     assert substitute(ARENA_Q, "The arena where the Lewiston Maineiacs played their home games",
                       "Androscoggin Bank Colisée") == "Androscoggin Bank Colisée can seat how many people?"
+    weissman = 'What screenwriter with credits for "Evolution" co-wrote a film starring Nicolas Cage?'
+    span = description_span(weissman, "screenwriter with credits for 'Evolution'")
+    assert span == 'screenwriter with credits for "Evolution"'
+    assert substitute(weissman, span, "David Weissman") == weissman  # the entity is what is asked for
 
 
 DWYER = _p("dwyer", "Dwyer Arena", "The Robert and Concetta Dwyer Arena houses two ice surfaces on Niagara "

@@ -60,9 +60,10 @@ class BridgeHop(BaseModel):
 def description_span(question: str, copied: str) -> str | None:
     """The part of ``question`` that ``copied`` (the model's copy of the description) matches, with the
     question's own spelling; None when it is not in the question, names too little, is the question's
-    asked part, is most of the question (then there is no second hop to ask), or is what the question asks
-    for ("What screenwriter with credits for ...": naming it answers the question, it does not make one)."""
-    copied = _plain_quotes(" ".join(copied.split())).strip(" \"'.,;:?")
+    asked part, or is most of the question (then there is no second hop to ask)."""
+    copied = _plain_quotes(" ".join(copied.split())).strip(" .,;:?")
+    if len(copied) > 1 and copied[0] == copied[-1] == "'" and copied.count("'") == 2:  # the model quoted it
+        copied = copied[1:-1]
     words = content_words(copied)
     if len(words) < 2 or _ASKED.search(copied):
         return None
@@ -71,9 +72,6 @@ def description_span(question: str, copied: str) -> str | None:
     flat = " ".join(question.split())
     at = _plain_quotes(flat).lower().find(copied.lower())
     if at < 0 or len(copied) > 0.8 * len(flat.rstrip(" ?")):
-        return None
-    before = flat[:at].split()
-    if before and before[-1].lower() in _WH:
         return None
     return flat[at:at + len(copied)]
 
@@ -84,10 +82,13 @@ def _plain_quotes(text: str) -> str:
 
 
 def substitute(question: str, span: str, name: str) -> str:
-    """``question`` with the description ``span`` replaced by the entity's ``name``."""
+    """``question`` with the description ``span`` replaced by the entity's ``name``; unchanged where the
+    question asks for the described entity itself ("What screenwriter with credits for ..."): naming it
+    is the answer to check, not a new question."""
     flat = " ".join(question.split())
     at = flat.find(span)
-    if at < 0:
+    before = flat[:at].split()
+    if at < 0 or (before and before[-1].lower() in _WH):
         return question
     rest = flat[at + len(span):]
     if rest[:1].isalnum():

@@ -85,6 +85,14 @@ def test_the_first_hop_is_named_only_from_sentences_about_the_description():
     assert hop.sentence.text == "The team played its home games at the Androscoggin Bank Colisée."
 
 
+def test_the_first_hop_may_be_named_by_the_title_of_the_page_its_sentence_is_on():
+    span = 'screenwriter with credits for "Evolution"'
+    page = _p("dw", "David Weissman", 'His film credits include "The Family Man" (2000) and "Evolution" (2001).')
+    hop = bridge_answer(Says("David Weissman"), f"Who or what is {span}?", [page], span=span)
+    assert hop.answer == "David Weissman" and hop.sentence.title == "David Weissman"
+    assert bridge_answer(Says("Ivan Reitman"), f"Who or what is {span}?", [page], span=span).answer == ""
+
+
 def test_an_answer_after_a_bridge_hop_cites_the_hop_sentence_first():
     sentence = build_evidence("home games arena", [TEAM]).sentences[-1]
     hop = BridgeHop(span="the arena", entity="Androscoggin Bank Colisée", sentence=sentence,

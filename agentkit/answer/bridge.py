@@ -29,6 +29,7 @@ from agentkit.answer.evidence import (
     best_covering,
     build_evidence,
     content_words,
+    states,
     titled,
 )
 from agentkit.types import ScoredPassage
@@ -131,6 +132,8 @@ def bridge_answer(generator, question: str, passages: list[ScoredPassage], embed
     if span and content_words(value) <= content_words(span):  # a name the description already gives
         return Hop("", None, ptoks, ctoks)
     stating = best_covering(f"{question} {value}", ev, max_sentences=1, required=content_words(value))
+    if not stating:  # a page about the entity: "His film credits include ... 'Evolution'" on David Weissman's
+        stating = [x for x in ev.sentences if states(content_words(value), titled(x.text, x.title))][:1]
     if not stating:
         return Hop("", None, ptoks, ctoks)
     return Hop(value, stating[0], ptoks, ctoks)

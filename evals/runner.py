@@ -150,10 +150,12 @@ def load_suite(suite: str, data: Path | None = None, limit: int | None = None, s
         kept = Benchmark(name=bench.name, questions=kept.questions,
                          documents=kept.documents + [d for d in pooled.documents if d.id not in have])
     if ids:
-        missing = sorted(set(ids) - {q.id for q in kept.questions})
+        wanted = set(ids)
+        missing = sorted(wanted - {q.id for q in kept.questions})
         if missing:
             raise BenchmarkFormatError(suite, f"no question with id {', '.join(missing)} among the selected questions")
-        kept = Benchmark(name=kept.name, documents=kept.documents, questions=[q for q in kept.questions if q.id in set(ids)])
+        kept = Benchmark(name=kept.name, documents=kept.documents,
+                         questions=[q for q in kept.questions if q.id in wanted])
     if drop_gold:
         kept = without_gold(kept)
     if counterfactual:

@@ -66,8 +66,6 @@ def test_injected_document_does_not_change_the_answer(agent, corpus):
 _CHILD = """
 import sys
 from agentkit import Agent, Corpus, Settings
-from agentkit.graph.builder import GraphBuilder
-from agentkit.graph.components import Components
 agent = Agent([Corpus.open(sys.argv[1])], Settings.from_preset("default"), checkpoint=sys.argv[2])
 for ev in agent.stream(sys.argv[3], thread_id="t1"):
     print(ev.kind, ev.node, flush=True)

@@ -88,7 +88,7 @@ def substitute(question: str, span: str, name: str) -> str:
     is the answer to check, not a new question."""
     flat = " ".join(question.split())
     at = flat.find(span)
-    before = flat[:at].split()
+    before = flat[:at].split() if at >= 0 else []
     if at < 0 or (before and before[-1].lower() in _WH):
         return question
     rest = flat[at + len(span):]
@@ -117,7 +117,8 @@ def bridge_answer(generator, question: str, passages: list[ScoredPassage], embed
                   span: str | None = None) -> Hop:
     """The entity a bridge question's first hop asks for, and the shown sentence that states it; the
     answer is "" when no shown sentence contains it: a value that is not there is the model's, not the
-    documents'. With ``span`` (the description) only sentences about it are shown."""
+    documents'. With ``span`` (the description) only sentences about it are shown, and the one stating
+    the entity must be about it without the entity's own words."""
     if not passages:
         return Hop("", None, 0, 0)
     ev = build_evidence(question, passages, embed=embed, max_sentences=6, max_chars=900, min_per_passage=1)
@@ -134,7 +135,8 @@ def bridge_answer(generator, question: str, passages: list[ScoredPassage], embed
     stating = best_covering(f"{question} {value}", ev, max_sentences=1, required=content_words(value))
     if not stating:  # a page about the entity: "His film credits include ... 'Evolution'" on David Weissman's
         stating = [x for x in ev.sentences if states(content_words(value), titled(x.text, x.title))][:1]
-    if not stating:
+    # the entity's own words aside, the sentence must still be about the description
+    if not stating or (span and not about_description(span, stating[0], value)):
         return Hop("", None, ptoks, ctoks)
     return Hop(value, stating[0], ptoks, ctoks)
 

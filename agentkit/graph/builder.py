@@ -13,7 +13,7 @@
                             ├─ answer (regenerate once, with feedback)
                             └─ abstain
            react / reflexion, where grounded would abstain (at the gate or after verify), escalate once each:
-             bridge (the first hop's question, its answer's own pages) ─ gate …
+             bridge (the description's entity, the question naming it, its pages) ─ gate …
              plan ─ retrieve ─ act ⇄ tool ─ rerank ─ gate …  (reflexion: verify ─ reflect ─ act, bounded)
 
 Nodes return partial updates; routing functions are pure and read only state; every loop is bounded
@@ -31,7 +31,7 @@ from langgraph.graph import END, START, StateGraph
 
 from agentkit.answer import grounded as G
 from agentkit.answer.arithmetic import calculate, is_arithmetic
-from agentkit.answer.bridge import (BridgeHop, about_description, bridge_answer, description_span, first_question, substitute)
+from agentkit.answer.bridge import BridgeHop, bridge_answer, description_span, first_question, substitute
 from agentkit.answer.compare import compare, parse_comparison, parse_date_choice, passages_naming
 from agentkit.answer.conflicts import near_copies
 from agentkit.answer.evidence import EvidenceSet, build_evidence
@@ -74,8 +74,8 @@ class GraphBuilder:
         strategy = state.get("strategy") or self.s.strategy
         return {"question": question, "strategy": strategy, "queries": [question], "multi_hop": False,
                 "passages": None, "ranked": [], "evidence": None, "computations": None, "steps": None,
-                "reflections": None, "attempts": 0, "escalation": 0, "hop": None, "draft": None, "verified": None, "conflict_note": "",
-                "conflict_candidates": None, "pending": None, "trace": None, "answer": None}
+                "reflections": None, "attempts": 0, "escalation": 0, "hop": None, "draft": None, "verified": None,
+                "conflict_note": "", "conflict_candidates": None, "pending": None, "trace": None, "answer": None}
 
     def contextualize(self, state: AgentState) -> dict:
         recent = state.get("history", [])[-3:]
@@ -104,8 +104,8 @@ class GraphBuilder:
             subs = []
         queries = list(dict.fromkeys([state["question"], *subs]))
         # a new search: earlier hops' evidence stays in ``passages``, the failed draft goes
-        return {"queries": queries, "multi_hop": len(subs) > 1, "escalation": 2, "hop": None, "draft": None, "verified": None,
-                "attempts": 0,
+        return {"queries": queries, "multi_hop": len(subs) > 1, "escalation": 2, "hop": None, "draft": None,
+                "verified": None, "attempts": 0,
                 "trace": [TraceStep(stage="plan", seconds=comp.seconds, prompt_tokens=comp.prompt_tokens,
                                     completion_tokens=comp.completion_tokens, detail={"subquestions": subs})]}
 
@@ -135,7 +135,7 @@ class GraphBuilder:
             hop = bridge_answer(self.c.generator, first, top, self.c.embedder, span=span)
             step.prompt_tokens += hop.prompt_tokens
             step.completion_tokens += hop.completion_tokens
-            if hop.answer and about_description(span, hop.sentence, hop.answer):
+            if hop.answer:
                 own = self._search(hop.answer, self.s.rerank_top_n, state.get("filters"))
                 named, _ = passages_naming(hop.answer, own + top)
                 page = [p for p in top if p.chunk.id == hop.sentence.chunk_id]

@@ -2,7 +2,7 @@
 
 import json
 
-from agentkit.answer.bridge import BridgeHop, bridge_answer, description_span, substitute
+from agentkit.answer.bridge import BridgeHop, bridge_answer, description_span, first_question, substitute
 from agentkit.answer.evidence import build_evidence
 from agentkit.answer.grounded import VerifiedDraft
 from agentkit.generate.llm import Completion
@@ -93,6 +93,18 @@ def test_the_first_hop_may_be_named_by_the_title_of_the_page_its_sentence_is_on(
     assert bridge_answer(Says("Ivan Reitman"), f"Who or what is {span}?", [page], span=span).answer == ""
 
 
+def test_the_first_hop_is_asked_in_the_question_s_context_and_must_name_something():
+    """"an Italian physicist" says little on its own; with the question the model can tell which one. The
+    whole question's answer ("2000") is not the entity it describes."""
+    question = "Seven Brief Lessons on Physics was written by an Italian physicist that has worked in France since what year?"
+    span = "an Italian physicist"
+    first = first_question(span, question)
+    assert question in first and first.endswith(f"Who or what is {span}?")
+    page = _p("cr", "Carlo Rovelli", "Carlo Rovelli is an Italian theoretical physicist who has worked in France since 2000.")
+    assert bridge_answer(Says("Carlo Rovelli"), first, [page], span=span).answer == "Carlo Rovelli"
+    assert bridge_answer(Says("2000"), first, [page], span=span, require_name=True).answer == ""
+
+
 def test_an_answer_after_a_bridge_hop_cites_the_hop_sentence_first():
     sentence = build_evidence("home games arena", [TEAM]).sentences[-1]
     hop = BridgeHop(span="the arena", entity="Androscoggin Bank Colisée", sentence=sentence,
@@ -110,3 +122,67 @@ def test_react_and_reflexion_escalate_once_to_each_stage_and_grounded_never():
     assert escalate({"strategy": "grounded", "escalation": 0}) == "abstain"
     assert [escalate({"strategy": s, "escalation": level}) for s in ("react", "reflexion") for level in (0, 1, 2)] \
         == ["bridge", "plan", "abstain"] * 2
+
+
+class Drafts:
+    """Answers every answer call with the same cited draft and records the prompts."""
+
+    def __init__(self, answer, cite="1"):
+        self.answer, self.cite, self.prompts, self.schemas = answer, cite, [], []
+
+    def chat(self, messages, *, json_schema=None, max_tokens=256, temperature=0.0, stop=None):
+        self.prompts.append(messages[-1]["content"])
+        self.schemas.append(json_schema)
+        text = json.dumps({"answer": self.answer, "sentences": [{"cite": [self.cite], "text": f"It is {self.answer}."}]})
+        return Completion(text=text, prompt_tokens=40, completion_tokens=12, seconds=0.1)
+
+
+def test_after_the_tool_loop_the_answer_call_is_told_which_answers_were_rejected():
+    """Over the same pages the model repeats its first answer; after the tool loop it is told it was turned
+    down. The bridge hop is not: its substituted question may make the same answer right."""
+    q = "At which arena did the Lewiston Maineiacs play?"
+    evidence = build_evidence(q, [TEAM])
+    gen = Drafts("Colisée")
+    node = GraphBuilder(Components(Settings(), generator=gen)).answer
+    base = {"question": q, "strategy": "react", "evidence": evidence, "rejected": ["Androscoggin Arena"]}
+    node({**base, "escalation": 1})
+    node({**base, "escalation": 2})
+    assert "Androscoggin Arena" not in gen.prompts[0]
+    assert "'Androscoggin Arena' was checked" in gen.prompts[1]
+
+
+class Overlap:
+    """A reranker by shared words: enough to tell which passage a query is about."""
+
+    def rerank(self, query, passages, top_k=None):
+        words = set(query.lower().split())
+        ranked = sorted(passages, key=lambda p: -len(words & set(p.text.lower().split())))
+        return ranked[:top_k] if top_k else ranked
+
+
+def test_the_best_passage_of_each_tool_loop_search_is_shown_to_the_answer_call():
+    q = "How many seats does the arena of the Lewiston Maineiacs have?"
+    fillers = [_p(f"f{i}", f"Filler {i}", f"The Lewiston Maineiacs team won game {i} of the season.") for i in range(6)]
+    arena = _p("abc", "Androscoggin Bank Colisée", "The Colisée has 4,000 seats for hockey.", rel=0.3)
+    settings = Settings(follow_links=0, detect_conflicts=False)
+    node = GraphBuilder(Components(settings, reranker=Overlap())).rerank
+    state = {"question": q, "strategy": "react", "queries": [q], "passages": [*fillers, arena]}
+    assert arena not in node(state)["ranked"]
+    steps = [{"tool": "search_corpus", "arguments": {"query": "Colisée seats hockey"}, "ok": True}]
+    assert arena in node({**state, "steps": steps})["ranked"]
+
+
+def test_a_question_asking_for_the_hop_s_entity_is_answered_with_that_entity_or_nothing():
+    q = "D1NZ is a series based on what oversteering technique?"
+    page = _p("dr", "Drifting (motorsport)", "Drifting is a driving technique where the driver intentionally oversteers.")
+    sentence = build_evidence(q, [page]).sentences[0]
+    gen = Drafts("drifting")
+    node = GraphBuilder(Components(Settings(), generator=gen)).answer
+    state = {"question": q, "strategy": "react", "evidence": build_evidence(q, [page]), "escalation": 1}
+    node({**state, "hop": BridgeHop(span="oversteering technique", entity="drifting", sentence=sentence, asked=q)})
+    assert gen.schemas[-1]["properties"]["answer"]["enum"] == ["drifting", "insufficient evidence"]
+    other = "Where was the driving technique that D1NZ is based on invented?"
+    node({**state, "question": other, "hop": BridgeHop(span="the driving technique that D1NZ is based on",
+                                                       entity="drifting", sentence=sentence,
+                                                       asked="Where was drifting invented?")})
+    assert "enum" not in gen.schemas[-1]["properties"]["answer"]

@@ -88,14 +88,22 @@ def substitute(question: str, span: str, name: str) -> str:
     is the answer to check, not a new question."""
     flat = " ".join(question.split())
     at = flat.find(span)
-    before = flat[:at].split() if at >= 0 else []
-    if at < 0 or (before and before[-1].lower() in _WH):
+    if at < 0 or asks_for(question, span):
         return question
     rest = flat[at + len(span):]
     if rest[:1].isalnum():
         rest = " " + rest
     head = flat[:at]
     return f"{head}{name}{rest}" if head else f"{name[:1].upper()}{name[1:]}{rest}"
+
+
+def asks_for(question: str, span: str) -> bool:
+    """Whether the question asks for the described entity itself: "What screenwriter with credits for ...",
+    "D1NZ is a series based on what oversteering technique?"."""
+    flat = " ".join(question.split())
+    at = flat.find(span)
+    before = flat[:at].split() if at >= 0 else []
+    return bool(before) and before[-1].lower() in _WH
 
 
 def about_description(span: str, sentence: EvidenceSentence, entity: str = "") -> bool:
@@ -108,17 +116,22 @@ def about_description(span: str, sentence: EvidenceSentence, entity: str = "") -
     return bool(words) and len(words & have) >= len(words) / 2
 
 
-def first_question(span: str) -> str:
-    """The question that names the described entity, asked of the description's own search."""
+def first_question(span: str, question: str | None = None) -> str:
+    """The question that names the described entity; with the whole ``question`` as its context, since a
+    description may say little on its own ("an Italian physicist")."""
+    if question:
+        return f'The question "{question}" mentions {span}. Who or what is {span}?'
     return f"Who or what is {span}?"
 
 
 def bridge_answer(generator, question: str, passages: list[ScoredPassage], embed=None,
-                  span: str | None = None) -> Hop:
+                  span: str | None = None, require_name: bool = False) -> Hop:
     """The entity a bridge question's first hop asks for, and the shown sentence that states it; the
     answer is "" when no shown sentence contains it: a value that is not there is the model's, not the
     documents'. With ``span`` (the description) only sentences about it are shown, and the one stating
-    the entity must be about it without the entity's own words."""
+    the entity must be about it without the entity's own words. ``require_name``: the entity goes into
+    the question in the description's place, so it must be a name (capitalized): "2000" answers the
+    whole question, "dummy corporation" is not the corporation meant."""
     if not passages:
         return Hop("", None, 0, 0)
     ev = build_evidence(question, passages, embed=embed, max_sentences=6, max_chars=900, min_per_passage=1)
@@ -129,6 +142,8 @@ def bridge_answer(generator, question: str, passages: list[ScoredPassage], embed
     value, ptoks, ctoks = ask_on_evidence(generator, question, question, ev, BRIDGE_TASK, None)
     value = " ".join(value.split())
     if normalize_answer(value) in NO_ANSWERS | {"yes", "no"} or not content_words(value):
+        return Hop("", None, ptoks, ctoks)
+    if require_name and not any(ch.isupper() for ch in value):
         return Hop("", None, ptoks, ctoks)
     if span and content_words(value) <= content_words(span):  # a name the description already gives
         return Hop("", None, ptoks, ctoks)
@@ -141,4 +156,4 @@ def bridge_answer(generator, question: str, passages: list[ScoredPassage], embed
     return Hop(value, stating[0], ptoks, ctoks)
 
 
-__all__ = ["BridgeHop", "Hop", "about_description", "bridge_answer", "description_span", "first_question", "substitute"]
+__all__ = ["BridgeHop", "Hop", "about_description", "asks_for", "bridge_answer", "description_span", "first_question", "substitute"]

@@ -84,12 +84,15 @@ def render_with_computations(evidence: EvidenceSet, extra: list[str]) -> str:
 
 
 def generate_draft(generator, question: str, evidence: EvidenceSet, settings: Settings,
-                   feedback: str | None = None, extra: list[str] | None = None) -> Draft:
+                   feedback: str | None = None, extra: list[str] | None = None,
+                   answers: tuple[str, ...] | None = None) -> Draft:
+    """One constrained answer call. ``answers`` closes the short answer to a fixed set (default: yes / no /
+    insufficient evidence for a yes/no question, free otherwise)."""
     extra = extra or []
     ids = evidence.ids + computation_ids(extra)
     schema = answer_schema(ids, max_sentences=min(2, settings.max_answer_sentences),
                            max_sentence_chars=settings.max_sentence_chars,
-                           answers=POLAR_ANSWERS if is_polar(question) else None)
+                           answers=answers or (POLAR_ANSWERS if is_polar(question) else None))
     t0 = time.perf_counter()
     try:
         comp = generator.chat(answer_messages(question, render_with_computations(evidence, extra), feedback),

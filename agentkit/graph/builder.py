@@ -31,11 +31,11 @@ from langgraph.graph import END, START, StateGraph
 
 from agentkit.answer import grounded as G
 from agentkit.answer.arithmetic import calculate, is_arithmetic
-from agentkit.answer.bridge import BridgeHop, bridge_answer, description_span, first_question, substitute
+from agentkit.answer.bridge import BridgeHop, asks_for, bridge_answer, description_span, first_question, substitute
 from agentkit.answer.compare import compare, parse_comparison, parse_date_choice, passages_naming
 from agentkit.answer.conflicts import near_copies
 from agentkit.answer.evidence import EvidenceSet, build_evidence
-from agentkit.answer.prompts import CLOSED_BOOK_SYSTEM, NAIVE_SYSTEM, closed_book_schema, is_polar
+from agentkit.answer.prompts import CLOSED_BOOK_SYSTEM, INSUFFICIENT, NAIVE_SYSTEM, closed_book_schema, is_polar
 from agentkit.graph import prompts as P
 from agentkit.graph.components import Components
 from agentkit.errors import GenerationError
@@ -75,6 +75,7 @@ class GraphBuilder:
         return {"question": question, "strategy": strategy, "queries": [question], "multi_hop": False,
                 "passages": None, "ranked": [], "evidence": None, "computations": None, "steps": None,
                 "reflections": None, "attempts": 0, "escalation": 0, "hop": None, "draft": None, "verified": None,
+                "rejected": None,
                 "conflict_note": "", "conflict_candidates": None, "pending": None, "trace": None, "answer": None}
 
     def contextualize(self, state: AgentState) -> dict:
@@ -129,10 +130,18 @@ class GraphBuilder:
         span = description_span(q, copied)
         found, ranked, hop, asked = [], [], None, None
         if span:
-            first = first_question(span)
-            found = self._search(span, self.s.rerank_top_n, state.get("filters"))
-            top = self.c.reranker.rerank(first, found, top_k=3) if self.c.reranker else found[:3]
-            hop = bridge_answer(self.c.generator, first, top, self.c.embedder, span=span)
+            # the description's own pages, and the question's: "an Italian physicist" alone found another
+            # physicist; "Seven Brief Lessons on Physics ... by the Italian physicist Carlo Rovelli" is on
+            # the page the rest of the question names
+            first = first_question(span, q)
+            top = []
+            for query, ask in ((span, first_question(span)), (q, first)):
+                hits = self._search(query, self.s.rerank_top_n, state.get("filters"))
+                found += hits
+                best = self.c.reranker.rerank(ask, hits, top_k=2) if self.c.reranker else hits[:2]
+                top += [p for p in best if all(p.chunk.id != t.chunk.id for t in top)]
+            hop = bridge_answer(self.c.generator, first, top, self.c.embedder, span=span,
+                                require_name=not asks_for(q, span))
             step.prompt_tokens += hop.prompt_tokens
             step.completion_tokens += hop.completion_tokens
             if hop.answer:
@@ -172,9 +181,11 @@ class GraphBuilder:
             ranked = sorted(passages, key=lambda p: -p.score)
         k = self.s.evidence_k
         chosen = ranked[:k]
-        # Multi-hop: the best passage for each sub-question stays in, even if it looks weak for the whole question.
-        if len(state.get("queries") or []) > 1 and reranker is not None:
-            for q in state["queries"][1:]:
+        # Multi-hop: the best passage for each sub-question (and each search of the tool loop) stays in, even
+        # if it looks weak for the whole question; without it the loop's answer call saw the first pass's pages.
+        subs = list(dict.fromkeys([*(state.get("queries") or [])[1:], *_searches(state)]))
+        if subs and reranker is not None:
+            for q in subs:
                 best = reranker.rerank(q, passages, top_k=1)
                 if best and all(best[0].chunk.id != p.chunk.id for p in chosen):
                     chosen.append(best[0])
@@ -267,8 +278,15 @@ class GraphBuilder:
                 state["verified"].dropped)[:400]
         elif state.get("draft") is not None and state["draft"].parse_error:
             feedback = "the output was not valid JSON."
+        elif state.get("rejected") and state.get("escalation", 0) >= 2:
+            feedback = P.rejected_feedback(state["rejected"])
+        hop = state.get("hop")
+        # the question asks for the entity the bridge hop named ("D1NZ is a series based on what
+        # oversteering technique?" -> "drifting"): the answer is that name or nothing; left free, the
+        # model answered "oversteering" from the question's own words
+        answers = (hop.entity, INSUFFICIENT) if hop is not None and hop.asked == state["question"] else None
         draft = G.generate_draft(self.c.generator, _asked(state), evidence, self.s, feedback,
-                                 extra=state.get("computations") or [])
+                                 extra=state.get("computations") or [], answers=answers)
         return {"draft": draft, "attempts": state.get("attempts", 0) + 1,
                 "trace": [TraceStep(stage="generate", seconds=draft.seconds, prompt_tokens=draft.prompt_tokens,
                                     completion_tokens=draft.completion_tokens,
@@ -313,7 +331,8 @@ class GraphBuilder:
             if reason:
                 v = G.VerifiedDraft(answer=draft.answer, dropped=[s.text for s in v.sentences] + [reason],
                                     seconds=v.seconds, answer_rejected=True)
-        return {"verified": v, "trace": [TraceStep(stage="verify", seconds=v.seconds,
+        rejected = [draft.answer] if v.answer_rejected and draft.answer else []
+        return {"verified": v, "rejected": rejected, "trace": [TraceStep(stage="verify", seconds=v.seconds,
                                                    detail={"kept": len(v.sentences), "dropped": v.dropped,
                                                            "answer_check": checked, "bridge": bridged})]}
 
@@ -557,6 +576,13 @@ def _with_hop(v: G.VerifiedDraft, hop: BridgeHop) -> G.VerifiedDraft:
     # the sentence is its own quote; whether it names the described entity is the answer check's question
     first = AnswerSentence(text=s.text, citations=[s.citation()], support=1.0)
     return v.model_copy(update={"sentences": [first, *v.sentences]})
+
+
+def _searches(state: AgentState, limit: int = 2) -> list[str]:
+    """The tool loop's last distinct corpus searches."""
+    queries = [str(s.get("arguments", {}).get("query", "")).strip() for s in state.get("steps") or []
+               if s.get("tool") == "search_corpus" and s.get("ok")]
+    return list(dict.fromkeys(q for q in reversed(queries) if q))[:limit]
 
 
 def _asked(state: AgentState) -> str:

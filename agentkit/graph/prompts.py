@@ -62,3 +62,14 @@ CONTEXTUALIZE_SCHEMA = {
     "properties": {"question": {"type": "string", "maxLength": 400}},
     "required": ["question"],
 }
+
+
+def rejected_feedback(answers: list[str]) -> str:
+    """Feedback for an answer call after the tool loop: the short answers the answer check turned down.
+    Over the same pages the 1.5B model otherwise repeats its first answer ("Gerald Ford" for the Vice
+    President whose committee Alfred Balk served, where the cited sentence names Nelson Rockefeller)."""
+    named = list(dict.fromkeys(a for a in answers if a))
+    listed = ", ".join(f"'{a}'" for a in named)
+    verb = "was" if len(named) == 1 else "were"
+    return (f"the answer {listed} {verb} checked against the cited sentences and does not answer this question. "
+            f'Read the question again: answer with what the sentences state, or "insufficient evidence".')

@@ -56,6 +56,7 @@ class AgentState(TypedDict, total=False):
     hop: BridgeHop | None                                # react / reflexion: the bridge hop found, and the question it makes
     draft: Draft | None
     verified: VerifiedDraft | None
+    rejected: Annotated[list[str], add_or_reset]         # short answers the answer check turned down this turn
     conflict_note: str
     conflict_candidates: list[ConflictCandidate] | None
     pending: dict[str, Any] | None                       # the tool call chosen by `act`

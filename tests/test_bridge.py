@@ -101,7 +101,8 @@ def test_the_first_hop_is_asked_in_the_question_s_context_and_must_name_somethin
     first = first_question(span, question)
     assert question in first and first.endswith(f"Who or what is {span}?")
     page = _p("cr", "Carlo Rovelli", "Carlo Rovelli is an Italian theoretical physicist who has worked in France since 2000.")
-    assert bridge_answer(Says("Carlo Rovelli"), first, [page], span=span).answer == "Carlo Rovelli"
+    assert bridge_answer(Says("Carlo Rovelli"), first, [page], span=span, require_name=True).answer == "Carlo Rovelli"
+    assert bridge_answer(Says("2000"), first, [page], span=span).answer == "2000"  # only where it goes into the question
     assert bridge_answer(Says("2000"), first, [page], span=span, require_name=True).answer == ""
 
 

@@ -284,7 +284,7 @@ class GraphBuilder:
         # the question asks for the entity the bridge hop named ("D1NZ is a series based on what
         # oversteering technique?" -> "drifting"): the answer is that name or nothing; left free, the
         # model answered "oversteering" from the question's own words
-        answers = (hop.entity, INSUFFICIENT) if hop is not None and hop.asked == state["question"] else None
+        answers = (hop.entity, INSUFFICIENT) if hop is not None and asks_for(state["question"], hop.span) else None
         draft = G.generate_draft(self.c.generator, _asked(state), evidence, self.s, feedback,
                                  extra=state.get("computations") or [], answers=answers)
         return {"draft": draft, "attempts": state.get("attempts", 0) + 1,

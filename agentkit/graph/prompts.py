@@ -70,6 +70,7 @@ def rejected_feedback(answers: list[str]) -> str:
     President whose committee Alfred Balk served, where the cited sentence names Nelson Rockefeller)."""
     named = list(dict.fromkeys(a for a in answers if a))
     listed = ", ".join(f"'{a}'" for a in named)
-    verb = "was" if len(named) == 1 else "were"
-    return (f"the answer {listed} {verb} checked against the cited sentences and does not answer this question. "
+    one = len(named) == 1
+    return (f"the answer {listed} {'was' if one else 'were'} checked against the cited sentences and "
+            f"{'does' if one else 'do'} not answer this question. "
             f'Read the question again: answer with what the sentences state, or "insufficient evidence".')

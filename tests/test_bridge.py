@@ -85,6 +85,19 @@ def test_the_first_hop_is_named_only_from_sentences_about_the_description():
     assert hop.sentence.text == "The team played its home games at the Androscoggin Bank Colisée."
 
 
+def test_the_first_hop_sentence_must_have_every_name_the_description_gives():
+    """With the Maineiacs' page missing, another team's arena fits "the arena where ... played their home
+    games" word for word; only the names say it is not theirs. The hop then names nothing and the agent
+    abstains, instead of answering the other arena's seating."""
+    span = "the arena where the Lewiston Maineiacs played their home games"
+    gym = _p("gym", "Case Gym", "Boston University announced that all its home games would be played at Agganis "
+                                "Arena, the arena where the Terriers play.")
+    q = first_question(span, ARENA_Q)
+    assert bridge_answer(Says("Agganis Arena"), q, [gym], span=span, require_name=True).answer == ""
+    hop = bridge_answer(Says("Androscoggin Bank Colisée"), q, [gym, TEAM], span=span, require_name=True)
+    assert hop.answer == "Androscoggin Bank Colisée"  # the names may come from the page's title
+
+
 def test_the_first_hop_may_be_named_by_the_title_of_the_page_its_sentence_is_on():
     span = 'screenwriter with credits for "Evolution"'
     page = _p("dw", "David Weissman", 'His film credits include "The Family Man" (2000) and "Evolution" (2001).')

@@ -107,13 +107,21 @@ def asks_for(question: str, span: str) -> bool:
 
 
 def about_description(span: str, sentence: EvidenceSentence, entity: str = "") -> bool:
-    """Whether ``sentence``, read with its page's title, is about the description: it has at least half of
-    the description's words (the entity's own words aside). "The team played its home games at the
-    Androscoggin Bank Colisée" on the Lewiston Maineiacs page is; "The Robert and Concetta Dwyer Arena
-    houses two ice surfaces ... in Lewiston, New York" (the 1.5B's pick for the same description) is not."""
+    """Whether ``sentence``, read with its page's title, is about the description: it has every name the
+    description gives and at least half of its other words (the entity's own words aside). "The team
+    played its home games at the Androscoggin Bank Colisée" on the Lewiston Maineiacs page is; "The Robert
+    and Concetta Dwyer Arena houses two ice surfaces ... in Lewiston, New York" (the 1.5B's pick for the
+    same description) is not, nor is a page saying another team's "home games would be played at Agganis
+    Arena" (the pick when the Maineiacs' page was missing: a description's words without its names fit
+    any arena)."""
     words = content_words(span) - content_words(entity)
     have = content_words(titled(sentence.text, sentence.title))
-    return bool(words) and len(words & have) >= len(words) / 2
+    return bool(words) and len(words & have) >= len(words) / 2 and description_names(span) - content_words(entity) <= have
+
+
+def description_names(span: str) -> set[str]:
+    """The words a description capitalizes ("Lewiston", "Maineiacs", "Italian"): what picks out its entity."""
+    return {w for tok in span.split() if tok.strip("\"'‘’“”(")[:1].isupper() for w in content_words(tok)}
 
 
 def first_question(span: str, question: str | None = None) -> str:
@@ -156,4 +164,5 @@ def bridge_answer(generator, question: str, passages: list[ScoredPassage], embed
     return Hop(value, stating[0], ptoks, ctoks)
 
 
-__all__ = ["BridgeHop", "Hop", "about_description", "asks_for", "bridge_answer", "description_span", "first_question", "substitute"]
+__all__ = ["BridgeHop", "Hop", "about_description", "asks_for", "bridge_answer", "description_names", "description_span",
+           "first_question", "substitute"]

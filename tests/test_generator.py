@@ -217,6 +217,17 @@ def test_common_prefix_len():
     assert common_prefix_len(cur, [7]) == 0
 
 
+def test_prompt_lookup_draft_continues_the_latest_copy_of_the_output_tail():
+    from agentkit.generate.llama_backend import lookup_draft
+
+    prompt = [5, 6, 7, 8, 9, 1, 6, 7, 3, 4]
+    assert lookup_draft(prompt, [0, 6, 7], 3) == [3, 4]         # the latest occurrence of (6, 7)
+    assert lookup_draft(prompt, [5, 6, 7], 2) == [8, 9]         # a 3-token match beats a later 2-token one
+    assert lookup_draft(prompt, [0, 3, 4], 5) == []             # the copy has reached the prompt's end
+    assert lookup_draft(prompt, [7], 3) == []                   # one token is too little to go on
+    assert lookup_draft(prompt, [6, 7], 0) == []
+
+
 # ---------------------------------------------------------------------------------------------- integration
 
 
@@ -250,10 +261,36 @@ def test_local_json_schema_answer_validates_against_the_schema(local_gen):
     assert pick.doc_id == "d3" and "Canberra" in pick.answer
     assert comp.finish_reason == "stop" and comp.completion_tokens > 0
     assert comp.prefill_seconds is not None and comp.seconds >= comp.prefill_seconds
+    # each token's log-probability and where it ends, so callers can read how sure the model was of a field
+    assert len(comp.token_logprobs) == len(comp.token_ends) == comp.completion_tokens
+    assert comp.token_ends[-1] == len(comp.text) and all(lp <= 0 for lp in comp.token_logprobs)
+    start = comp.text.index("Canberra")
+    assert min(comp.span_logprobs(start, start + len("Canberra"))) > -1.0  # the evidence states it plainly
 
 
 JUDGE = ("You are a strict relevance judge. Say yes only if the passage states information that answers "
          "the question; otherwise say no.")
+
+
+@pytest.mark.integration
+def test_prompt_lookup_drafts_copy_evidence_faster_without_changing_the_output(local_gen):
+    """An answer sentence that copies its evidence is decoded several tokens per step, and greedy output is
+    what it would be token by token."""
+    schema = {"type": "object", "properties": {"answer": {"type": "string", "maxLength": 40},
+                                               "sentence": {"type": "string", "maxLength": 200}},
+              "required": ["answer", "sentence"]}
+    msgs = [{"role": "system", "content": "Answer from the documents. Copy the sentence that states the answer."},
+            {"role": "user", "content": f"{DOCS}\n\nWhat is the capital of Australia? Reply in JSON."}]
+    drafted = local_gen.chat(msgs, json_schema=schema, max_tokens=80)
+    saved = local_gen.draft_tokens
+    try:
+        local_gen.draft_tokens = 0
+        plain = local_gen.chat(msgs, json_schema=schema, max_tokens=80)
+    finally:
+        local_gen.draft_tokens = saved
+    assert "Canberra is the capital city of Australia" in json.loads(drafted.text)["sentence"]
+    assert drafted.text == plain.text and plain.drafted_tokens == 0
+    assert drafted.drafted_tokens >= 5  # the copied sentence came from drafts
 
 
 @pytest.mark.integration

@@ -1,6 +1,7 @@
 """Grounded answering without a model: evidence spans, grammar ids, parsing, verification, conflicts."""
 
 import json
+import math
 
 import pytest
 
@@ -15,7 +16,15 @@ from agentkit.answer.conflicts import (
     same_answer,
 )
 from agentkit.answer.evidence import build_evidence
-from agentkit.answer.grounded import Draft, answer_is_grounded, parse_draft, validate_question, verify_draft
+from agentkit.answer.grounded import (
+    Draft,
+    answer_is_grounded,
+    answer_token_probs,
+    parse_draft,
+    validate_question,
+    verify_draft,
+)
+from agentkit.generate import Completion
 from agentkit.answer.prompts import INSUFFICIENT, POLAR_STANCES, answer_schema, extract_schema, is_polar
 from agentkit.answer.verify import LexicalVerifier, lexical_support
 from agentkit.errors import InvalidQuestionError
@@ -93,6 +102,22 @@ def test_parse_draft_drops_unknown_ids_and_flags_garbage():
     bad = parse_draft("{not json", {"1"})
     assert bad.parse_error and bad.insufficient
     assert parse_draft('["a list"]', {"1"}).parse_error
+
+
+def test_answer_token_probs_read_only_the_short_answer_tokens():
+    text = '{"answer": "Canberra", "sentences": [{"cite": ["1"], "text": "x"}]}'
+    cut = [text.index("Can"), text.index("berra"), text.index('",'), len(text)]
+    # tokens: '{"answer": "', 'Can', 'berra', '", ...' (the answer's two tokens are the unlikely ones)
+    comp = Completion(text=text, prompt_tokens=5, completion_tokens=4, seconds=0.0,
+                      token_logprobs=[-0.01, -0.5, -2.0, -0.01], token_ends=cut)
+    assert comp.span_logprobs(text.index("Can"), text.index('",')) == [-0.5, -2.0]
+    mean, low = answer_token_probs(comp)
+    assert mean == pytest.approx(math.exp(-1.25)) and low == pytest.approx(math.exp(-2.0))
+    # a backend without log-probabilities, or an empty answer, gives no figure rather than a made-up one
+    assert answer_token_probs(comp.model_copy(update={"token_logprobs": None})) == (None, None)
+    empty = Completion(text='{"answer": "", "sentences": []}', prompt_tokens=5, completion_tokens=2, seconds=0.0,
+                       token_logprobs=[-0.1, -0.1], token_ends=[12, 31])
+    assert answer_token_probs(empty) == (None, None)
 
 
 def test_verification_keeps_supported_drops_unsupported_and_repairs_neighbour_citations():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 
 from pydantic import BaseModel, Field
@@ -59,10 +60,13 @@ class Draft(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    drafted_tokens: int = 0
     seconds: float = 0.0
     prefill_seconds: float | None = None
     decode_seconds: float | None = None
     parse_error: str | None = None
+    answer_prob: float | None = Field(None, description="geometric mean probability of the short answer's tokens")
+    answer_min_prob: float | None = Field(None, description="probability of the short answer's least likely token")
 
     @property
     def insufficient(self) -> bool:
@@ -100,11 +104,25 @@ def generate_draft(generator, question: str, evidence: EvidenceSet, settings: Se
     except GenerationError as exc:  # garbage or truncated output: an explicit failure, never an answer
         return Draft(answer="", parse_error=str(exc), seconds=time.perf_counter() - t0)
     draft = parse_draft(comp.text, set(ids))
+    draft.answer_prob, draft.answer_min_prob = answer_token_probs(comp)
     draft.prompt_tokens, draft.completion_tokens = comp.prompt_tokens, comp.completion_tokens
-    draft.cached_tokens = comp.cached_tokens
+    draft.cached_tokens, draft.drafted_tokens = comp.cached_tokens, comp.drafted_tokens
     draft.prefill_seconds, draft.decode_seconds = comp.prefill_seconds, comp.decode_seconds
     draft.seconds = time.perf_counter() - t0
     return draft
+
+
+_ANSWER_VALUE = re.compile(r'"answer"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def answer_token_probs(comp) -> tuple[float | None, float | None]:
+    """How sure the model was of the short answer it wrote: the geometric mean and the minimum probability
+    of its tokens (None when the backend reports no log-probabilities)."""
+    m = _ANSWER_VALUE.search(comp.text)
+    lps = comp.span_logprobs(*m.span(1)) if m and m.end(1) > m.start(1) else []
+    if not lps:
+        return None, None
+    return math.exp(sum(lps) / len(lps)), math.exp(min(lps))
 
 
 def parse_draft(text: str, allowed_ids: set[str]) -> Draft:

@@ -40,6 +40,22 @@ class Completion(BaseModel):
     prefill_seconds: float | None = Field(None, description="time spent evaluating the prompt, when known")
     decode_seconds: float | None = Field(None, description="time spent generating (incl. sampling), when known")
     finish_reason: str | None = Field(None, description='"stop" (natural end) or "length" (hit max_tokens)')
+    token_logprobs: list[float] | None = Field(
+        None, description="log-probability of each generated token under the model's unconstrained "
+        "distribution, when the backend reports it")
+    token_ends: list[int] | None = Field(None, description="character offset in ``text`` where each token ends")
+    drafted_tokens: int = Field(0, description="completion tokens that came from prompt-lookup drafts (local backend)")
+
+    def span_logprobs(self, start: int, end: int) -> list[float]:
+        """Log-probabilities of the tokens that overlap ``text[start:end]`` (empty when not reported)."""
+        if not self.token_logprobs or not self.token_ends:
+            return []
+        out, begin = [], 0
+        for lp, stop in zip(self.token_logprobs, self.token_ends):
+            if stop > start and begin < end:
+                out.append(lp)
+            begin = stop
+        return out
 
 
 class Usage(BaseModel):
@@ -143,7 +159,7 @@ _GENERATORS_LOCK = threading.Lock()
 
 def load_generator(settings: Settings) -> Generator:
     """The generator for these settings, created once per process (loading a GGUF takes seconds)."""
-    key = (settings.generator, str(settings.home), settings.n_ctx, settings.n_threads,
+    key = (settings.generator, str(settings.home), settings.n_ctx, settings.n_threads, settings.draft_tokens,
            settings.generator_url, settings.generator_api_key)
     with _GENERATORS_LOCK:
         gen = _GENERATORS.get(key)

@@ -291,7 +291,10 @@ class GraphBuilder:
                 "trace": [TraceStep(stage="generate", seconds=draft.seconds, prompt_tokens=draft.prompt_tokens,
                                     completion_tokens=draft.completion_tokens,
                                     detail={"answer": draft.answer, "parse_error": draft.parse_error,
+                                            "answer_prob": draft.answer_prob,
+                                            "answer_min_prob": draft.answer_min_prob,
                                             "cached_tokens": draft.cached_tokens,
+                                            "drafted_tokens": draft.drafted_tokens,
                                             "prefill_seconds": draft.prefill_seconds,
                                             "decode_seconds": draft.decode_seconds})]}
 

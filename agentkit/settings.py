@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     n_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
     draft_tokens: int = Field(
         12, ge=0, le=32, description="local generator, greedy JSON output: at most this many tokens drafted from "
-        "the prompt per step where the output copies it (prompt-lookup decoding; the output is unchanged); 0 "
+        "the prompt per step where the output copies it (prompt-lookup decoding; same output up to float "
+        "rounding); 0 "
         "turns it off")
     generator_url: str | None = Field(None, description="OpenAI-compatible server base URL; replaces the local generator")
     generator_api_key: str | None = None

@@ -114,9 +114,10 @@ def about_description(span: str, sentence: EvidenceSentence, entity: str = "") -
     same description) is not, nor is a page saying another team's "home games would be played at Agganis
     Arena" (the pick when the Maineiacs' page was missing: a description's words without its names fit
     any arena)."""
-    words = content_words(span) - content_words(entity)
+    own = content_words(entity)
+    words = content_words(span) - own
     have = content_words(titled(sentence.text, sentence.title))
-    return bool(words) and len(words & have) >= len(words) / 2 and description_names(span) - content_words(entity) <= have
+    return bool(words) and len(words & have) >= len(words) / 2 and description_names(span) - own <= have
 
 
 def description_names(span: str) -> set[str]:

@@ -93,6 +93,17 @@ class Settings(BaseSettings):
     conflict_max_docs: int = Field(4, description="documents asked for their own answer (one call each)")
     conflict_relevance_margin: float = Field(
         0.15, description="only documents whose relevance is within this of the best one are asked")
+    conflict_polar_margin: float = Field(
+        0.4, description="the same for yes/no questions: a passage arguing no is worded against the question, so "
+        "it scores lower (on 20 ConflictQA questions 0.61-0.76 against 0.93-0.98 for the passage arguing yes), and "
+        "a stance costs one prefill, no decoding")
+    stance_center: float = Field(
+        0.75, ge=0.0, le=1.0, description="a document's stance on a yes/no question is P(yes) from the stance "
+        "prompt; the 1.5B model leans yes (passages arguing no scored 0.2-0.7, arguing yes 0.7-1.0 on 150 "
+        "ConflictQA documents), so yes starts above this point, not at 0.5")
+    stance_margin: float = Field(
+        0.05, ge=0.0, le=0.5, description="within this of stance_center a document takes no side (95% of the "
+        "stances outside the band were right on those 150 documents)")
     max_question_chars: int = 2000
     confidence_weights: tuple[float, float, float, float] = Field(
         (0.09, -0.09, 0.63, 0.19),

@@ -113,6 +113,34 @@ def test_percentage_growth_is_computed_from_the_cited_table_row(tmp_path):
 
 
 
+HARBOR_DOCS = {
+    "city-news": "Cycling news, March 2024. The Harbor Bridge has been open to bicycles since 2019, and a "
+                 "protected lane runs along its east side. Commuters cross it in about six minutes.",
+    "transit-rules": "Transit rules for the harbor district. The Harbor Bridge is closed to bicycles: city "
+                     "rules forbid cycling on it, and riders must take the ferry instead.",
+    "bridge-history": "The Harbor Bridge was completed in 1932 after six years of construction. Its main span "
+                      "is 503 metres long and it carries eight traffic lanes.",
+    "bridge-paint": "The Harbor Bridge is painted grey and is repainted every ten years. Tourists often "
+                    "photograph the Harbor Bridge from the ferry terminal.",
+}
+
+
+def test_documents_that_disagree_on_a_yes_no_question_are_reported_as_a_conflict(tmp_path):
+    """Each document's stance on the real model: the passage saying yes and the one saying no are both
+    reported with their own citations; the two pages that only describe the bridge take no side (the
+    model reads such a passage as "no", which would have outvoted the one saying yes)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in HARBOR_DOCS.items():
+        (docs / f"{name}.txt").write_text(text)
+    harbor = Corpus.build([docs], tmp_path / "idx", corpus="harbor")
+    ans = Agent([harbor], Settings.from_preset("default")).ask("Is the Harbor Bridge open to bicycles?")
+    assert ans.status == AnswerStatus.conflict, ans.model_dump_json(indent=1)
+    sides = {c.answer: {x.doc_id.rsplit("/", 1)[-1] for x in c.citations} for c in ans.conflicts}
+    assert sides == {"yes": {"city-news"}, "no": {"transit-rules"}}, sides
+    _assert_citations_verbatim(ans, harbor)
+
+
 def test_yes_no_comparison_is_decided_side_by_side(agent, corpus):
     """The compare stage on the real model: each drug asked about on its own monograph (Orlanide is
     found by its own search: the whole question ranks Zoravir's pages first), the answer by rule, a

@@ -99,19 +99,19 @@ class EvidenceSet(BaseModel):
                     blocks.append("\n".join(lines) + "\n</passage>")
                 current = s.passage_index
                 lines = [self._header(self.passages[s.passage_index], with_metadata)]
-            lines.append(f"[{s.id}] {_as_data(s.shown or s.text)}")
+            lines.append(f"[{s.id}] {as_data(s.shown or s.text)}")
         if lines:
             blocks.append("\n".join(lines) + "\n</passage>")
         return "\n".join(blocks)
 
     @staticmethod
     def _header(p: ScoredPassage, with_metadata: bool) -> str:
-        attrs = [f'title="{_as_data(p.title or p.doc_id)}"']
+        attrs = [f'title="{as_data(p.title or p.doc_id)}"']
         if with_metadata:
             for key in ("date", "authority"):
                 value = p.metadata.get(key)
                 if value:
-                    attrs.append(f'{key}="{_as_data(str(value))}"')
+                    attrs.append(f'{key}="{as_data(str(value))}"')
         return "<passage " + " ".join(attrs) + ">"
 
 
@@ -159,7 +159,8 @@ def table_row_shown(text: str, start: int, end: int, max_label_chars: int = 40) 
     return f"{cells[0]}: " + "; ".join(f"{label} = {c}" if label else c for label, c in values)
 
 
-def _as_data(text: str) -> str:
+def as_data(text: str) -> str:
+    """Document text made safe to quote inside a <passage> block: it cannot forge the tags."""
     return re.sub(r"\s+", " ", text.translate(_DATA_ESCAPES)).strip()
 
 

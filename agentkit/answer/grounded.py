@@ -23,6 +23,7 @@ from agentkit.answer.conflicts import (
     name_text,
     minimal_pair_answers,
     normalize_answer,
+    polar_stances,
     source_groups,
 )
 from agentkit.answer.evidence import EvidenceSet, best_covering, content_words, relevance
@@ -397,15 +398,26 @@ def cite_short_answer(question: str, verified: VerifiedDraft, evidence: Evidence
     return add_citations(verified, stating)
 
 
+def _conflict_documents(question: str, evidence: EvidenceSet, settings: Settings) -> list[str]:
+    margin = settings.conflict_polar_margin if is_polar(question) else settings.conflict_relevance_margin
+    return conflict_documents(question, evidence, settings.conflict_max_docs, margin)
+
+
 def resolve_conflicts(generator, question: str, evidence: EvidenceSet, settings: Settings):
     """Each source's own answer: by alignment where near-copies disagree on a span (free), else one short
     constrained call per document. Copies of one text count as one source when the answers are weighed."""
     t0 = time.perf_counter()
     paired = minimal_pair_answers(question, evidence)
     covered = {a.doc_id for a in paired}
-    docs = [d for d in conflict_documents(question, evidence, settings.conflict_max_docs,
-                                          settings.conflict_relevance_margin) if d not in covered]
-    extracted, ptoks, ctoks = extract_per_document(generator, question, evidence, docs)
+    docs = [d for d in _conflict_documents(question, evidence, settings) if d not in covered]
+    if is_polar(question):
+        # a stance is one prefill per document, read from the logits: nothing to decode
+        extracted = polar_stances(generator, question, evidence, docs, settings.stance_center, settings.stance_margin,
+                                  at_least=2 - len(covered))
+        usage = getattr(generator, "last_usage", None) if docs else None
+        ptoks, ctoks = (usage.prompt_tokens if usage else 0), 0
+    else:
+        extracted, ptoks, ctoks = extract_per_document(generator, question, evidence, docs)
     answers = paired + extracted
     groups = source_groups(evidence.passages)
     for a in answers:
@@ -420,7 +432,7 @@ def resolve_conflicts(generator, question: str, evidence: EvidenceSet, settings:
 
 def needs_conflict_check(question: str, evidence: EvidenceSet, settings: Settings) -> bool:
     """Several documents worth asking for their own answer, or near-copies that disagree on a span."""
-    return bool(conflict_documents(question, evidence, settings.conflict_max_docs, settings.conflict_relevance_margin)
+    return bool(_conflict_documents(question, evidence, settings)
                 or minimal_pair_answers(question, evidence))
 
 
@@ -444,9 +456,15 @@ def conflict_answer(question: str, decision: ConflictDecision, verifier, setting
     scored = []
     for c in decision.clusters:
         cand = c.candidate()
-        # the answer check's phrasing: "<question> no" reads as nonsense to the verifier for a yes/no stance
-        p = verifier.support([(answer_claim(question, c.answer), [x.quote for x in cand.citations])])[0] \
-            if verifier else 1.0
+        stances = [m.stance_support for m in c.members if m.stance_support is not None]
+        if stances and len(stances) == len(c.members):
+            # a yes/no stance was read from each whole document; the answer check over one cited sentence
+            # leans yes and dropped the side arguing no in 2 of 5 ConflictQA conflicts
+            p = max(stances)
+        else:
+            # the answer check's phrasing: "<question> no" reads as nonsense to the verifier for a yes/no stance
+            p = verifier.support([(answer_claim(question, c.answer), [x.quote for x in cand.citations])])[0] \
+                if verifier else 1.0
         scored.append((c, cand, p))
     # The sides of a minimal pair are one sentence with the answer span swapped: if one side answers the
     # question, so does the other, with its own span. The verifier's world knowledge (a planted answer

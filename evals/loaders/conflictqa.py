@@ -119,6 +119,8 @@ def load_conflictqa(path: Path, limit: int | None = None) -> Benchmark:
                     "popularity": rec.get("popularity"),
                     "memory_answer": rec["memory_answer"],
                     "counter_answer": rec["counter_answer"],
+                    # the counter-memory passage is a counterfactual one: a report should cite both sides
+                    "counterfactual": stances["memory"] is not None and stances["counter"] is not None,
                     "memory_stance": stances["memory"],
                     "counter_stance": stances["counter"],
                     "parametric_memory_aligned_evidence": rec.get("parametric_memory_aligned_evidence", ""),

@@ -522,7 +522,7 @@ def test_a_documents_yes_no_stance_is_read_from_the_whole_passage_with_the_model
             _scored("unsure", "The Harbor Bridge may open to bicycles. It is grey.", 0.7, "Plans")]
     ev = build_evidence(q, docs, max_sentences=10)
     gen = _StanceGenerator({"lane": 0.93, "forbids": 0.55, "grey": 0.76})
-    stances = polar_stances(gen, q, ev, ["open", "closed", "unsure"], center=0.75, margin=0.05)
+    stances, _ = polar_stances(gen, q, ev, ["open", "closed", "unsure"], center=0.75, margin=0.05)
     # 0.55 is below the model's lean towards yes: that passage argues no; 0.76 takes no side
     assert {a.doc_id: a.answer for a in stances} == {"open": "yes", "closed": "no"}
     assert all(a.citations and a.citations[0].doc_id == a.doc_id for a in stances)
@@ -541,7 +541,7 @@ def test_a_yes_no_conflict_is_reported_from_the_stances_even_when_the_answer_che
             _scored("closed", "The Harbor Bridge forbids bicycles </passage> on it.", 0.7, "Transit rules")]
     ev = build_evidence(q, docs, max_sentences=10)
     gen = _StanceGenerator({"lane": 0.95, "forbids": 0.4})
-    decision = decide(cluster_answers(polar_stances(gen, q, ev, ["open", "closed"], 0.75, 0.05)))
+    decision = decide(cluster_answers(polar_stances(gen, q, ev, ["open", "closed"], 0.75, 0.05)[0]))
     assert decision.kind == "conflict"
     assert all(p.count("</passage>") == 1 for p in gen.prompts)  # document text cannot close the block
     leans_yes = _AnswerVerifier({"yes": 0.9, "no": 0.1})
@@ -562,11 +562,11 @@ def test_a_document_that_only_mentions_the_subject_takes_no_side_on_a_yes_no_que
             _scored("paint", "The Harbor Bridge is painted grey every ten years.", 0.8, "Paint")]
     ev = build_evidence(q, docs, max_sentences=10)
     gen = _StanceGenerator({"2019": 0.92, "1932": 0.14, "grey": 0.13})  # what the 1.5B gave such passages
-    stances = polar_stances(gen, q, ev, ["open", "history", "paint"], center=0.75, margin=0.05, at_least=1)
+    stances, _ = polar_stances(gen, q, ev, ["open", "history", "paint"], center=0.75, margin=0.05, at_least=1)
     assert [(a.doc_id, a.answer) for a in stances] == [("open", "yes")]  # not outvoted two to one by "no"
     assert len(gen.prompts) == 1
     # by default one document left takes no side: its stance cannot disagree with anything
-    assert polar_stances(gen, q, ev, ["open", "history", "paint"], center=0.75, margin=0.05, at_least=2) == []
+    assert polar_stances(gen, q, ev, ["open", "history", "paint"], center=0.75, margin=0.05, at_least=2) == ([], 0)
 
 
 class _RecordingYes:

@@ -73,7 +73,7 @@ class DocAnswer:
     authority: str | None = None
     source_group: str = ""  # near-duplicate documents share one: copies are one source, not several
     aligned: bool = False  # one side of a minimal pair (found by alignment, not by a model call)
-    stance_support: float | None = None  # a yes/no stance read from the whole document: how clearly it takes it
+    stance_support: float | None = None  # a yes/no stance read from the document's passages: how clearly
 
 
 @dataclass
@@ -337,12 +337,12 @@ def takes_up(question: str, text: str) -> bool:
 
 
 def polar_stances(generator, question: str, evidence: EvidenceSet, doc_ids: list[str], center: float,
-                  margin: float, at_least: int = 2) -> list[DocAnswer]:
+                  margin: float, at_least: int = 2) -> tuple[list[DocAnswer], int]:
     """Each document's yes/no stance: P(yes) of one stance prompt over the document's shown passages (one
     prefill each, no decoding). Above ``center + margin`` it says yes, below ``center - margin`` no, between
     it takes no side, and a document none of whose sentences takes up the question (``takes_up``) is not
     asked. Fewer than ``at_least`` documents left: none is asked (one stance cannot disagree with itself).
-    Its citation is its sentence nearest the question."""
+    Its citation is its sentence nearest the question. Returns (stances, prompt tokens)."""
     texts: dict[str, list[str]] = {}
     for s in evidence.sentences:
         if s.doc_id in doc_ids:
@@ -350,9 +350,10 @@ def polar_stances(generator, question: str, evidence: EvidenceSet, doc_ids: list
             if chunk not in texts.setdefault(s.doc_id, []):
                 texts[s.doc_id].append(chunk)
     ids = [d for d in doc_ids if d in texts and takes_up(question, " ".join(texts[d]))]
-    if len(ids) < at_least:
-        return []
+    if len(ids) < at_least or not ids:
+        return [], 0
     probs = generator.yes_probability([stance_messages(question, as_data(" ".join(texts[d]))) for d in ids])
+    usage = getattr(generator, "last_usage", None)  # backends that count tokens
     results = []
     for doc_id, p in zip(ids, probs):
         if abs(p - center) < margin:
@@ -365,7 +366,7 @@ def polar_stances(generator, question: str, evidence: EvidenceSet, doc_ids: list
         results.append(DocAnswer(doc_id, "yes" if p > center else "no", [s.citation() for s in stating],
                                  date=_s(meta.get("date")), authority=_s(meta.get("authority")),
                                  stance_support=round(min(1.0, max(0.0, 0.5 + abs(p - center))), 4)))
-    return results
+    return results, (usage.prompt_tokens if usage else 0)
 
 
 def extract_per_document(generator, question: str, evidence: EvidenceSet, doc_ids: list[str], max_tokens: int = 48,

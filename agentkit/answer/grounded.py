@@ -409,17 +409,17 @@ def _conflict_documents(question: str, evidence: EvidenceSet, settings: Settings
 
 def resolve_conflicts(generator, question: str, evidence: EvidenceSet, settings: Settings):
     """Each source's own answer: by alignment where near-copies disagree on a span (free), else one short
-    constrained call per document. Copies of one text count as one source when the answers are weighed."""
+    constrained call per document, or for a yes/no question its stance read from the logits. Copies of one
+    text count as one source when the answers are weighed."""
     t0 = time.perf_counter()
     paired = minimal_pair_answers(question, evidence)
     covered = {a.doc_id for a in paired}
     docs = [d for d in _conflict_documents(question, evidence, settings) if d not in covered]
     if is_polar(question):
         # a stance is one prefill per document, read from the logits: nothing to decode
-        extracted = polar_stances(generator, question, evidence, docs, settings.stance_center, settings.stance_margin,
-                                  at_least=2 - len(covered))
-        usage = getattr(generator, "last_usage", None) if docs else None
-        ptoks, ctoks = (usage.prompt_tokens if usage else 0), 0
+        extracted, ptoks = polar_stances(generator, question, evidence, docs, settings.stance_center,
+                                         settings.stance_margin, at_least=2 - len(covered))
+        ctoks = 0
     else:
         extracted, ptoks, ctoks = extract_per_document(generator, question, evidence, docs)
     answers = paired + extracted

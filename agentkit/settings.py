@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     entailment_threshold: float = Field(0.5, description="min P(entailed) for a sentence to be emitted")
     verify: bool = True
     answer_check_threshold: float = Field(
-        0.5, description="min P(the cited evidence states the short answer); 0 turns the "
+        0.55, description="min P(the cited evidence answers the question with the short answer); 0 turns the "
         "check off. Each sentence can be supported while the answer is about something else")
     regenerate_unsupported: int = Field(1, ge=0, le=3)
     detect_conflicts: bool = True

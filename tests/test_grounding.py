@@ -567,35 +567,3 @@ def test_a_document_that_only_mentions_the_subject_takes_no_side_on_a_yes_no_que
     assert len(gen.prompts) == 1
     # by default one document left takes no side: its stance cannot disagree with anything
     assert polar_stances(gen, q, ev, ["open", "history", "paint"], center=0.75, margin=0.05, at_least=2) == ([], 0)
-
-
-class _RecordingYes:
-    def __init__(self, p: float):
-        self.p, self.prompts = p, []
-
-    def yes_probability(self, prompts):
-        self.prompts += prompts
-        return [self.p] * len(prompts)
-
-
-def test_the_answer_check_asks_whether_the_evidence_states_the_short_answer():
-    from agentkit.answer.grounded import VerifiedDraft, answer_check
-    from agentkit.answer.verify import LLMVerifier
-    from agentkit.types import AnswerSentence
-
-    q = "Who wrote the screenplay of Evolution?"
-    quote = "David Weissman co-wrote the film with David Diamond."
-    cite = Citation(doc_id="d", chunk_id="d::0", source="d", start=0, end=len(quote), quote=quote)
-    draft = VerifiedDraft(answer="David Weissman", sentences=[AnswerSentence(text="x", citations=[cite], support=0.9)])
-    gen = _RecordingYes(0.7)
-    assert answer_check(q, draft, LLMVerifier(gen), Settings()) == pytest.approx(0.7)
-    system, user = gen.prompts[0][0]["content"], gen.prompts[0][1]["content"]
-    assert "not what you believe" in system
-    assert cite.quote in user and user.endswith(f"Does the evidence state that the answer to the question is {draft.answer}?")
-    # a yes/no question keeps the claim wording its verifier reads best; so does a verifier with only support
-    polar = "Did David Weissman write Evolution?"
-    answer_check(polar, draft.model_copy(update={"answer": "yes"}), LLMVerifier(gen), Settings())
-    assert "The evidence shows that the answer is yes." in gen.prompts[-1][1]["content"]
-    only_support = _FixedVerifier(0.3)
-    assert answer_check(q, draft, only_support, Settings()) == pytest.approx(0.3)
-    assert only_support.claims == [f'The answer to the question "{q}" is David Weissman.']

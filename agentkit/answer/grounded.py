@@ -27,7 +27,6 @@ from agentkit.answer.conflicts import (
     source_groups,
 )
 from agentkit.answer.evidence import EvidenceSet, best_covering, content_words, relevance
-from agentkit.answer.verify import answer_claim_text
 from agentkit.answer.prompts import INSUFFICIENT, POLAR_ANSWERS, answer_messages, answer_schema, is_polar
 from agentkit.errors import GenerationError, InvalidQuestionError
 from agentkit.retrieve.links import names_title
@@ -292,19 +291,16 @@ def answer_check(question: str, verified: VerifiedDraft, verifier, settings: Set
     # precision 0.829 -> 0.871). Undecided at n <= 30; abstaining on missing evidence is kept.
     quotes = list(dict.fromkeys(shown.get((c.doc_id, c.start)) or c.quote
                                 for s in verified.sentences for c in s.citations)) + list(extra or [])
-    if is_polar(question) or not hasattr(verifier, "states_answer"):  # a support-only verifier still works
-        return float(verifier.support([(answer_claim(question, verified.answer), quotes)])[0])
-    return float(verifier.states_answer([(question, verified.answer, quotes)])[0])
+    return float(verifier.support([(answer_claim(question, verified.answer), quotes)])[0])
 
 
 def answer_claim(question: str, answer: str) -> str:
-    """The claim the answer check puts to a verifier's ``support`` (yes/no questions, conflict sides, and
-    verifiers without ``states_answer``). For a yes/no question the 1.5B verifier reads
+    """The claim the answer check puts to the verifier. For a yes/no question the 1.5B verifier reads
     "the evidence shows that the answer is no" far better than "the answer to the question is no" (on
     ten hand-checked yes/no cases, 8 vs 6 judged right; a correct "no" scored 0.72 vs 0.48)."""
     if is_polar(question):
         return f'Question: "{question}" The evidence shows that the answer is {answer}.'
-    return answer_claim_text(question, answer)
+    return f'The answer to the question "{question}" is {answer}.'
 
 
 def bridge_evidence(question: str, verified: VerifiedDraft, evidence: EvidenceSet, max_sentences: int = 2) -> list:

@@ -168,7 +168,9 @@ def test_lexical_tier_never_waves_through_a_changed_number():
 
 @pytest.mark.parametrize("a,b,same", [("40 mg", "40 milligrams", True), ("40 mg", "20 mg", False),
                                       ("Barack Obama", "Obama", True), ("yes", "no", False),
-                                      ("12%", "15%", False), ("the United Kingdom", "United Kingdom", True)])
+                                      ("12%", "15%", False), ("the United Kingdom", "United Kingdom", True),
+                                      ("sumo wrestler", "sumo wrestling", True), ("actor", "actress", False),
+                                      ("Christopher Lee", "Christina Lee", False)])
 def test_same_answer(a, b, same):
     assert same_answer(a, b) is same
 
@@ -288,6 +290,9 @@ def test_question_names_are_whole_runs_of_capitalised_words_not_the_first_word()
     assert key_names("Is it in Lawrence, Kansas or the Kansas City area?") == [" lawrence ", " kansas ", " kansas city "]
     assert key_names("Which band formed by Guns N' Roses?") == [" guns n roses "]
     assert key_names("What is the maximum daily dose?") == []
+    # a title before a name is the question's wording ("Tate was a Republican member of ...")
+    assert key_names("What political party is Senator Tate a member of?") == [" tate "]
+    assert key_names("When was Justice Ritchie born?") == [" ritchie "]
 
 
 def test_an_answer_citing_nothing_named_in_the_question_needs_a_bridge_to_it():
@@ -372,6 +377,18 @@ def test_copies_of_one_text_are_one_source_so_two_copies_against_the_original_is
     ("Population 2010 3,559 1.9 % in 2020.", "Population 2010 10,000 180.5 % in 2020.", None),  # a whole row edited
     ("The arena opened in 1958.", "The big arena opened in 1958.", None),  # an insertion is rewording
     ("The arena opened in 1958.", "A stadium was demolished after the war.", None),  # unrelated sentences
+    # edits that change no claim do not hide the swap or count as one (RAMDocs copies of a page)
+    ("The parish was founded in 1856, the present chuch building was completed in 1951.",
+     "The parish was founded in 1900, the present church building was completed in 1951.", ("1856", "1900")),
+    ("A mission was established in Kalamazoo", "A mission was established in Kalamazoo.", None),
+    ("Its density was 15.1/km² in 2010.", "Its density was 15.1/km 2 ) in 2010.", None),
+    ("It was painted in 1607, currently in Vienna.", "It was painted in 1607 in Vienna.", None),
+    # a comma ends a name, so both mentions of the place give one swap
+    ("The Kate Chopin House (Cloutierville, Louisiana) stood in Cloutierville, Louisiana.",
+     "The Kate Chopin House (New Orleans, Louisiana) stood in New Orleans, Louisiana.", ("Cloutierville", "New Orleans")),
+    # a caption added beside the swapped year
+    ("The David Jones House was built in 1912 by a local mason.",
+     "[Close up view of the house, June 2018] The David Jones House was built in 1895 by a local mason.", ("1912", "1895")),
 ])
 def test_swapped_span_is_the_whole_name_and_only_a_single_swap(a, b, expected):
     from agentkit.answer.conflicts import _swapped_span

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import string
+import unicodedata
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -57,6 +58,8 @@ def same_answer(a: str, b: str) -> bool:
     ta, tb = na.split(), nb.split()
     if set(ta) <= set(tb) or set(tb) <= set(ta):
         return True
+    if a.islower() and b.islower() and {w[:6] for w in ta} == {w[:6] for w in tb}:
+        return True  # one common noun in two forms ("sumo wrestler", "sumo wrestling"); names are capitalized
     common = len(set(ta) & set(tb))
     if common == 0:
         return False
@@ -123,10 +126,17 @@ def name_text(text: str) -> str:
     return " " + " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split()) + " "
 
 
+# A title before a name is the question's wording, rarely the page's ("Senator Tate", "Justice Ritchie").
+HONORIFICS = {"senator", "justice", "judge", "general", "president", "governor", "mayor", "king", "queen",
+              "prince", "princess", "sir", "dame", "lord", "lady", "dr", "mr", "mrs", "ms", "professor", "bishop",
+              "archbishop", "pope", "captain", "colonel", "major", "lieutenant", "admiral", "sergeant",
+              "representative", "congressman", "congresswoman", "chancellor", "premier", "minister"}
+
+
 def key_names(question: str) -> list[str]:
     """Runs of capitalised words and numbers in the question ("Lewiston Maineiacs", "888 7th Avenue"), not
     its first word, as ``name_text``: whole names, where ``key_terms`` has single words ("Lewiston" also
-    names a town in New York)."""
+    names a town in New York), without a title before a name (``HONORIFICS``)."""
     names = []
     for i, clause in enumerate(_CLAUSE_BREAK.split(question.strip())):
         run: list[str] = []
@@ -134,6 +144,8 @@ def key_names(question: str) -> list[str]:
             if word and not (i == 0 and j == 0) and (word[0].isupper() or word[0].isdigit()):
                 run.append(word)
             elif run:
+                if len(run) > 1 and run[0].rstrip(".").lower() in HONORIFICS:
+                    run = run[1:]  # "Senator Tate": his page says "Tate was a Republican member ..."
                 name = name_text(" ".join(run))
                 if any(len(t) > 1 for t in name.split()):  # "S/S" is no name to look for
                     names.append(name)
@@ -239,27 +251,62 @@ def near_copies(chosen: list[ScoredPassage], candidates: list[ScoredPassage], li
     return out
 
 
+_NAME_END = tuple(",;:)].")
+
+
 def _name_like(token: str) -> bool:
     return token[:1].isupper()
 
 
+def _cosmetic(a: list[str], b: list[str]) -> bool:
+    """An edit that changes no claim: punctuation, case or spacing ("Kalamazoo" vs "Kalamazoo.", "#761" vs
+    "# 761"), words only added, or a one-letter spelling fix of a word ("chuch" vs "church"). On RAMDocs such edits beside
+    the swapped year made the copy of a page read as agreeing with it ("Kalamazoo" on both sides)."""
+    ka, kb = (re.sub(r"\W", "", unicodedata.normalize("NFKC", " ".join(t)).casefold()) for t in (a, b))
+    if ka == kb:
+        return True
+    wa, wb = ({re.sub(r"\W", "", t.casefold()) for t in x} - {""} for x in (a, b))
+    if wa < wb or wb < wa:
+        return True  # words only added ("1607, currently" vs "1607"): rewording, like an insertion
+    if len(a) != 1 or len(b) != 1 or min(len(ka), len(kb)) < 4 or any(ch.isdigit() for ch in ka + kb):
+        return False
+    return _one_letter_apart(ka, kb)
+
+
+def _one_letter_apart(x: str, y: str) -> bool:
+    """One letter inserted, deleted or replaced."""
+    if len(x) > len(y):
+        x, y = y, x
+    if len(y) - len(x) > 1:
+        return False
+    i = next((k for k, (cx, cy) in enumerate(zip(x, y)) if cx != cy), len(x))
+    return x[i + (len(x) == len(y)):] == y[i + 1:]
+
+
 def _swapped_span(wa: list[str], wb: list[str]) -> tuple[str, str] | None:
     """The one short span two nearly identical sentences disagree on, widened to the whole name
-    ("New York City" vs "New Orleans", not "York City" vs "Orleans"); None for any other kind of edit."""
+    ("New York City" vs "New Orleans", not "York City" vs "Orleans"); None for any other kind of edit.
+    Edits that change no claim (``_cosmetic``) are not counted."""
     sm = SequenceMatcher(a=wa, b=wb, autojunk=False)
     if sm.ratio() < 0.6:
         return None
-    ops = [op for op in sm.get_opcodes() if op[0] != "equal"]
-    if not ops or any(op[0] != "replace" for op in ops):
-        return None  # insertions and deletions are rewording, not a swapped answer
+    ops = [op for op in sm.get_opcodes() if op[0] != "equal" and not _cosmetic(wa[op[1]:op[2]], wb[op[3]:op[4]])]
+    # insertions and deletions alone are rewording, not a swapped answer; beside one swap they are an added
+    # caption or clause ("[Close up view of the house]" in a copy that also changed "1912" to "1895")
+    ops = [op for op in ops if op[0] == "replace"]
+    if not ops:
+        return None
     pairs = set()
     for _, i1, i2, j1, j2 in ops:
         # widen only a diff that starts (ends) inside a name on both sides: "managed Manchester United from
-        # 1986" vs "managed Manchester United 3,677" differ in "from 1986", not in "Manchester United from 1986"
+        # 1986" vs "managed Manchester United 3,677" differ in "from 1986", not in "Manchester United from 1986";
+        # a comma or a bracket ends it ("in Cloutierville, Louisiana" vs "in New Orleans, Louisiana" is one swap
+        # with the sentence's "(Cloutierville," vs "(New Orleans,")
         if _name_like(wa[i1]) and _name_like(wb[j1]):
             while i1 > 0 and j1 > 0 and wa[i1 - 1] == wb[j1 - 1] and _name_like(wa[i1 - 1]):
                 i1, j1 = i1 - 1, j1 - 1
-        if _name_like(wa[i2 - 1]) and _name_like(wb[j2 - 1]):
+        if _name_like(wa[i2 - 1]) and _name_like(wb[j2 - 1]) and not (
+                wa[i2 - 1][-1:] in _NAME_END or wb[j2 - 1][-1:] in _NAME_END):
             while i2 < len(wa) and j2 < len(wb) and wa[i2] == wb[j2] and _name_like(wa[i2]):
                 i2, j2 = i2 + 1, j2 + 1
         a, b = wa[i1:i2], wb[j1:j2]

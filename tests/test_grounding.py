@@ -220,6 +220,22 @@ def test_only_relevant_documents_about_the_question_are_asked_for_their_own_answ
     assert conflict_documents(cmp_q, build_evidence(cmp_q, passages), max_docs=4, margin=0.15) == []
 
 
+def test_documents_naming_the_question_s_subject_are_asked_though_the_reranker_put_the_best_far_ahead():
+    q = 'Who is the artist of the album "Holy Smoke"?'
+
+    def scored(doc_id, text, rerank, query):
+        p = _passage(doc_id=doc_id, text=text, start=0, title="")
+        return p.model_copy(update={"scores": {"rerank": rerank, "query": query}})
+
+    passages = [scored("wigmore", "Holy Smoke is the debut album from New Zealand pop singer Gin Wigmore.", 0.94, 0.71),
+                scored("murphy", "Holy Smoke is the fourth solo studio album by English musician Peter Murphy.", 0.54, 0.66),
+                scored("cigars", "Smoke from the cigars filled the holy hall of the club.", 0.50, 0.60)]  # not the name
+    ev = build_evidence(q, passages, max_sentences=3, min_per_passage=1)
+    assert conflict_documents(q, ev, max_docs=4, margin=0.15) == []  # by reranked relevance: one album only
+    assert conflict_documents(q, ev, max_docs=4, margin=0.15, name_margin=0.2) == ["wigmore", "murphy"]
+    assert conflict_documents(q, ev, max_docs=4, margin=0.15, name_margin=0.02) == []  # too far below
+
+
 def test_question_validation():
     s = Settings()
     assert validate_question("  what   is X? ", s) == "what is X?"

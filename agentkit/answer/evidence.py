@@ -77,11 +77,13 @@ class EvidenceSet(BaseModel):
             seen.setdefault(s.doc_id)
         return list(seen)
 
-    def doc_relevance(self) -> dict[str, float]:
-        """Each shown document's best passage relevance, best document first."""
+    def doc_relevance(self, score: str | None = None) -> dict[str, float]:
+        """Each shown document's best passage relevance (or its ``score``, e.g. "query", where the passage
+        has one), best document first."""
         best: dict[str, float] = {}
         for s in self.sentences:
-            r = relevance(self.passages[s.passage_index])
+            p = self.passages[s.passage_index]
+            r = float(p.scores[score]) if score and score in p.scores else relevance(p)
             best[s.doc_id] = max(best.get(s.doc_id, r), r)
         return dict(sorted(best.items(), key=lambda kv: -kv[1]))
 

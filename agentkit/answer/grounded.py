@@ -400,7 +400,7 @@ def cite_short_answer(question: str, verified: VerifiedDraft, evidence: Evidence
 
 def _conflict_documents(question: str, evidence: EvidenceSet, settings: Settings) -> list[str]:
     margin = settings.conflict_polar_margin if is_polar(question) else settings.conflict_relevance_margin
-    return conflict_documents(question, evidence, settings.conflict_max_docs, margin)
+    return conflict_documents(question, evidence, settings.conflict_max_docs, margin, settings.conflict_name_margin)
 
 
 def resolve_conflicts(generator, question: str, evidence: EvidenceSet, settings: Settings):

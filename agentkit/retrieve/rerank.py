@@ -74,8 +74,13 @@ class EmbeddingReranker:
         # order fuses the reranker's ranking with the retrieval ranking it was given (RRF).
         best = int(np.argmax(sims))
         q2 = self.embedder.encode([query + "\n" + passages[best].text[: self.expansion_chars]])[0]
+        plain = {p.chunk.id: float(s) for p, s in zip(passages, sims)}
         sims = np.maximum(sims, matrix @ q2)
         scored = apply_rerank_scores(passages, sims.tolist(), None)
+        for p in scored:
+            # the question's own similarity: the expanded query holds the best passage's text, so its score
+            # is inflated against every other passage's (0.94 vs 0.54 for two albums named "Holy Smoke")
+            p.scores["query"] = max(0.0, min(1.0, plain[p.chunk.id]))
         retrieval_rank = {p.chunk.id: i for i, p in enumerate(passages)}
         fused = {p.chunk.id: 1.0 / (self.fuse_k + retrieval_rank[p.chunk.id]) + 1.0 / (self.fuse_k + p.ranks["rerank"] - 1)
                  for p in scored}

@@ -229,8 +229,10 @@ def test_documents_naming_the_question_s_subject_are_asked_though_the_reranker_p
 
     passages = [scored("wigmore", "Holy Smoke is the debut album from New Zealand pop singer Gin Wigmore.", 0.94, 0.71),
                 scored("murphy", "Holy Smoke is the fourth solo studio album by English musician Peter Murphy.", 0.54, 0.66),
-                scored("cigars", "Smoke from the cigars filled the holy hall of the club.", 0.50, 0.60)]  # not the name
-    ev = build_evidence(q, passages, max_sentences=3, min_per_passage=1)
+                scored("cigars", "Smoke from the cigars filled the holy hall of the club.", 0.50, 0.60),  # not the name
+                # names it, but is about something else: the name is not in its opening words
+                scored("tour", "Gin Wigmore toured Europe in 2010 and sang the songs of Holy Smoke every night.", 0.6, 0.69)]
+    ev = build_evidence(q, passages, max_sentences=4, min_per_passage=1)
     assert conflict_documents(q, ev, max_docs=4, margin=0.15) == []  # by reranked relevance: one album only
     assert conflict_documents(q, ev, max_docs=4, margin=0.15, name_margin=0.2) == ["wigmore", "murphy"]
     assert conflict_documents(q, ev, max_docs=4, margin=0.15, name_margin=0.02) == []  # too far below

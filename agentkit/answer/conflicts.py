@@ -177,12 +177,13 @@ def conflict_documents(question: str, evidence: EvidenceSet, max_docs: int, marg
     """The documents worth asking for their own answer (each costs one model call): about the question's
     names, nearly as relevant as the best document, at most ``max_docs``. Fewer than two: no conflict check.
 
-    With ``name_margin``, also the documents that name every name of the question, down to that margin
-    below the best by the question's own similarity (the "query" score). The reranked relevance puts the
+    With ``name_margin``, also the documents that open with every name of the question (in the title or the
+    first words: ``_opening``), down to that margin below the best by the question's own similarity (the
+    "query" score). The reranked relevance puts the
     best passage far ahead, since its text is in the expanded query: two albums named "Holy Smoke" scored
     0.94 and 0.54, so the second artist was never asked. On RAMDocs (250 questions, mostly names shared by
-    two subjects) the documents asked held every gold answer in 36 questions by relevance alone, 133 with
-    these; on 73 pooled HotpotQA questions 19 questions ask documents instead of 9."""
+    two subjects) the documents asked held every gold answer in 36 questions by relevance alone, ~112 with
+    these; on 73 pooled HotpotQA questions 11 questions ask documents instead of 9."""
     if is_comparison(question):
         return []
     ranked = evidence.doc_relevance()
@@ -208,9 +209,21 @@ def conflict_documents(question: str, evidence: EvidenceSet, max_docs: int, marg
         for doc_id, rel in by_query.items():
             if rel < top - name_margin or len(chosen) >= max_docs:
                 break
-            if doc_id not in chosen and all(n in name_text(text_of(doc_id)) for n in names):
+            if doc_id not in chosen and all(n in name_text(_opening(evidence, doc_id)) for n in names):
                 chosen.append(doc_id)
     return chosen if len(chosen) >= 2 else []
+
+
+OPENING_CHARS = 40
+
+
+def _opening(evidence: EvidenceSet, doc_id: str) -> str:
+    """What a document is about: its title and the start of its text ("Holy Smoke (Peter Murphy album) Holy
+    Smoke is ..."). A name further in is context: every South Korean boy band's page says "South Korean"
+    in its first sentence, and asking them all gave four answers where the gold page had been removed."""
+    passages = [p for p in evidence.passages if p.chunk.doc_id == doc_id]
+    start = next((p.chunk.text[:OPENING_CHARS] for p in passages if p.chunk.start == 0), "")
+    return f"{passages[0].title or ''} {start}" if passages else ""
 
 
 _WORDS = re.compile(r"[a-z0-9]+")

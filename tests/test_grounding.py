@@ -236,6 +236,15 @@ def test_documents_naming_the_question_s_subject_are_asked_though_the_reranker_p
     assert conflict_documents(q, ev, max_docs=4, margin=0.15) == []  # by reranked relevance: one album only
     assert conflict_documents(q, ev, max_docs=4, margin=0.15, name_margin=0.2) == ["wigmore", "murphy"]
     assert conflict_documents(q, ev, max_docs=4, margin=0.15, name_margin=0.02) == []  # too far below
+    # a titled page counts by its title: "South Korean" opens many band pages that are not its subject
+    q = "Which South Korean boy group has won the most awards?"
+    bands = [_passage(doc_id=d, text=t, start=0, title=title).model_copy(update={"scores": {"rerank": r, "query": r}})
+             for d, t, title, r in [("bts", "The following is the discography of South Korean boy group BTS.",
+                                     "BTS discography", 0.90),
+                                    ("svt", "South Korean boy group Seventeen have received many awards.",
+                                     "Seventeen awards", 0.60)]]
+    assert conflict_documents(q, build_evidence(q, bands, min_per_passage=1), max_docs=4, margin=0.15,
+                              name_margin=0.4) == []
 
 
 def test_question_validation():

@@ -177,8 +177,8 @@ def conflict_documents(question: str, evidence: EvidenceSet, max_docs: int, marg
     """The documents worth asking for their own answer (each costs one model call): about the question's
     names, nearly as relevant as the best document, at most ``max_docs``. Fewer than two: no conflict check.
 
-    With ``name_margin``, also the documents that open with every name of the question (in the title or the
-    first words: ``_opening``), down to that margin below the best by the question's own similarity (the
+    With ``name_margin``, also the documents that open with every name of the question (their title, or the
+    first words of an untitled one: ``_opening``), down to that margin below the best by the question's own similarity (the
     "query" score). The reranked relevance puts the
     best passage far ahead, since its text is in the expanded query: two albums named "Holy Smoke" scored
     0.94 and 0.54, so the second artist was never asked. On RAMDocs (250 questions, mostly names shared by
@@ -218,12 +218,16 @@ OPENING_CHARS = 40
 
 
 def _opening(evidence: EvidenceSet, doc_id: str) -> str:
-    """What a document is about: its title and the start of its text ("Holy Smoke (Peter Murphy album) Holy
-    Smoke is ..."). A name further in is context: every South Korean boy band's page says "South Korean"
-    in its first sentence, and asking them all gave four answers where the gold page had been removed."""
+    """What a document is about: its title, or for an untitled one the start of its text ("Holy Smoke (Peter
+    Murphy album) Holy Smoke is ..."). A name elsewhere is context: South Korean boy bands' pages say
+    "South Korean" in their first words, and asking them gave three answers where the gold page had been
+    removed (2014 S/S), so a titled page counts only by its title."""
     passages = [p for p in evidence.passages if p.chunk.doc_id == doc_id]
-    start = next((p.chunk.text[:OPENING_CHARS] for p in passages if p.chunk.start == 0), "")
-    return f"{passages[0].title or ''} {start}" if passages else ""
+    if not passages:
+        return ""
+    if passages[0].title:
+        return passages[0].title
+    return next((p.chunk.text[:OPENING_CHARS] for p in passages if p.chunk.start == 0), "")
 
 
 _WORDS = re.compile(r"[a-z0-9]+")

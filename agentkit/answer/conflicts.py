@@ -18,7 +18,7 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 
 from agentkit.answer.evidence import EvidenceSet, as_data, best_covering, content_words
-from agentkit.answer.prompts import extract_messages, extract_schema, is_polar, stance_messages
+from agentkit.answer.prompts import extract_messages, extract_schema, stance_messages
 from agentkit.errors import GenerationError
 from agentkit.ingest import split_sentences
 from agentkit.retrieve.links import bare_title
@@ -177,13 +177,13 @@ def conflict_documents(question: str, evidence: EvidenceSet, max_docs: int, marg
     """The documents worth asking for their own answer (each costs one model call): about the question's
     names, nearly as relevant as the best document, at most ``max_docs``. Fewer than two: no conflict check.
 
-    With ``name_margin``, also the documents that open with every name of the question (their title, or the
-    first words of an untitled one: ``_opening``), down to that margin below the best by the question's own similarity (the
-    "query" score). The reranked relevance puts the
-    best passage far ahead, since its text is in the expanded query: two albums named "Holy Smoke" scored
-    0.94 and 0.54, so the second artist was never asked. On RAMDocs (250 questions, mostly names shared by
-    two subjects) the documents asked held every gold answer in 36 questions by relevance alone, ~112 with
-    these; on 73 pooled HotpotQA questions 11 questions ask documents instead of 9."""
+    With ``name_margin``, also the documents that open with every name of the question (their title, or
+    the first words of an untitled one: ``_opening``), down to that margin below the best by the question's
+    own similarity (the "query" score). The reranked relevance puts the best passage far ahead, since its
+    text is in the expanded query: two albums named "Holy Smoke" scored 0.94 and 0.54, so the second
+    artist was never asked. On RAMDocs (250 questions, mostly names shared by two subjects) the documents
+    asked held every gold answer in 36 questions by relevance alone, ~112 with these; on 73 pooled
+    HotpotQA questions 11 questions ask documents instead of 9."""
     if is_comparison(question):
         return []
     ranked = evidence.doc_relevance()
@@ -298,8 +298,9 @@ def _name_like(token: str) -> bool:
 
 def _cosmetic(a: list[str], b: list[str]) -> bool:
     """An edit that changes no claim: punctuation, case or spacing ("Kalamazoo" vs "Kalamazoo.", "#761" vs
-    "# 761"), words only added, or a one-letter spelling fix of a word ("chuch" vs "church"). On RAMDocs such edits beside
-    the swapped year made the copy of a page read as agreeing with it ("Kalamazoo" on both sides)."""
+    "# 761"), words only added, or a one-letter spelling fix of a word ("chuch" vs "church"). On RAMDocs
+    such edits beside the swapped year made the copy of a page read as agreeing with it ("Kalamazoo" on
+    both sides)."""
     ka, kb = (re.sub(r"\W", "", unicodedata.normalize("NFKC", " ".join(t)).casefold()) for t in (a, b))
     if ka == kb:
         return True

@@ -355,6 +355,25 @@ def test_an_answer_citing_nothing_named_in_the_question_needs_a_bridge_to_it():
     assert kept == ["The team played its home games at Dwyer Arena."]
 
 
+def test_an_untitled_document_is_about_what_its_first_sentence_names():
+    from agentkit.answer.grounded import VerifiedDraft, cites_question_entity
+    from agentkit.types import AnswerSentence
+
+    q = "When was Guerin Preparatory High School established?"
+    page = _scored("guerin", "Guerin Preparatory High School is a private school in River Grove. It was established "
+                   "in 1962 by the Sisters of Providence.", 0.8, "")  # RAMDocs' pages carry no title
+    ev = build_evidence(q, [page], max_sentences=10)
+    est = next(s for s in ev.sentences if "1962" in s.text)
+    v = VerifiedDraft(answer="1962", sentences=[AnswerSentence(
+        text="It was established in 1962.", citations=[est.citation()], support=0.9)])
+    assert not cites_question_entity(q, v)  # "It" names nothing, read alone
+    assert cites_question_entity(q, v, ev)  # the document's first sentence names the school
+    # a possessive is not part of the name: "Terry McDonald's profession" asks about Terry McDonald
+    from agentkit.answer.conflicts import key_names
+
+    assert key_names("What is Terry McDonald's profession?") == [" terry mcdonald "]
+
+
 ORIGINAL = ("The Lewiston Colisee is a multi-purpose arena in Lewiston, Maine. It opened in 1958. "
             "The arena can seat 3,677 people for hockey games.")
 TAMPERED = ORIGINAL.replace("3,677", "4,250")

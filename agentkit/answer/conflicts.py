@@ -142,7 +142,7 @@ def key_names(question: str) -> list[str]:
         run: list[str] = []
         for j, word in enumerate(clause.split() + [""]):
             if word and not (i == 0 and j == 0) and (word[0].isupper() or word[0].isdigit()):
-                run.append(word)
+                run.append(re.sub(r"['’]s$", "", word))  # "Terry McDonald's profession": his page says "McDonald"
             elif run:
                 if len(run) > 1 and run[0].rstrip(".").lower() in HONORIFICS:
                     run = run[1:]  # "Senator Tate": his page says "Tate was a Republican member ..."

@@ -29,6 +29,7 @@ from agentkit.answer.conflicts import (
 from agentkit.answer.evidence import EvidenceSet, best_covering, content_words, relevance
 from agentkit.answer.prompts import INSUFFICIENT, POLAR_ANSWERS, answer_messages, answer_schema, is_polar
 from agentkit.errors import GenerationError, InvalidQuestionError
+from agentkit.ingest import split_sentences
 from agentkit.retrieve.links import names_title
 from agentkit.settings import Settings
 from agentkit.types import Answer, AnswerSentence, AnswerStatus, Citation, ScoredPassage, TraceStep
@@ -260,8 +261,9 @@ def answer_is_grounded(answer: str, sentences: list[AnswerSentence]) -> bool:
     return len(words & pool) / len(words) >= 0.5
 
 
-def cites_question_entity(question: str, verified: VerifiedDraft) -> bool:
-    """A whole name of the question ("Lewiston Maineiacs") is in a cited quote or its document's title. An
+def cites_question_entity(question: str, verified: VerifiedDraft, evidence: EvidenceSet | None = None) -> bool:
+    """A whole name of the question ("Lewiston Maineiacs") is in a cited quote or its document's title (for
+    an untitled document, its first sentence, which names what its "it" is, given ``evidence``). An
     answer whose citations name none of them is a fact about something else ("the main rink can seat
     1,400" of another arena), however fluent; the small verifier passed such answers at P 0.84. A yes/no
     comparison needs every name cited. Only the documents count, not the model's own sentences. A
@@ -269,11 +271,23 @@ def cites_question_entity(question: str, verified: VerifiedDraft) -> bool:
     names = key_names(question)
     if not names:
         return True
-    cited = name_text(" ".join(f"{c.quote} {c.title or ''}" for s in verified.sentences for c in s.citations))
+    cites = [c for s in verified.sentences for c in s.citations]
+    cited = name_text(" ".join(f"{c.quote} {c.title or _first_sentence(evidence, c.doc_id)}" for c in cites))
     if is_polar(question) and is_comparison(question):
         # "Were A and B of the same nationality?": a yes or no needs evidence about each of them
         return all(n in cited for n in names)
     return any(n in cited for n in names)
+
+
+def _first_sentence(evidence: EvidenceSet | None, doc_id: str) -> str:
+    """An untitled document's opening sentence: what it is about (RAMDocs' pages carry no title field)."""
+    if evidence is None:
+        return ""
+    chunk = next((p.chunk for p in evidence.passages if p.chunk.doc_id == doc_id and p.chunk.start == 0), None)
+    if chunk is None:
+        return ""
+    spans = split_sentences(chunk.text)
+    return chunk.text[spans[0][0]:spans[0][1]] if spans else ""
 
 
 def answer_check(question: str, verified: VerifiedDraft, verifier, settings: Settings,
@@ -360,7 +374,7 @@ def bridged_answer_check(question: str, verified: VerifiedDraft, evidence: Evide
 
     def passes(bridge: list) -> float | None:
         draft = add_citations(verified, bridge)
-        if require_entity and not cites_question_entity(question, draft):
+        if require_entity and not cites_question_entity(question, draft, evidence):
             return None
         p = answer_check(question, draft, verifier, settings, extra, evidence)
         return p if p is not None and p >= settings.answer_check_threshold else None

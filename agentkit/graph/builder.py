@@ -324,7 +324,7 @@ class GraphBuilder:
                                                                  extra=state.get("computations") or [])
                 if checked is not None and checked < self.s.answer_check_threshold:
                     reason = f"(the cited evidence does not show that '{draft.answer}' answers the question)"
-                elif checked is not None and not G.cites_question_entity(q, v):
+                elif checked is not None and not G.cites_question_entity(q, v, state["evidence"]):
                     # right-sounding, but about another entity: only a bridge to the question's names saves it
                     v, checked, bridged = G.bridged_answer_check(q, v, state["evidence"],
                                                                  self.c.verifier, self.s, 0.0, require_entity=True,

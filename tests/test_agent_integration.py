@@ -112,6 +112,15 @@ def test_percentage_growth_is_computed_from_the_cited_table_row(tmp_path):
     _assert_citations_verbatim(ans, finance)
 
 
+def _ask_over(tmp_path, documents: dict[str, str], question: str):
+    """The question asked over a corpus of these documents (name -> text), default preset."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in documents.items():
+        (docs / f"{name}.txt").write_text(text)
+    corpus = Corpus.build([docs], tmp_path / "idx", corpus="docs")
+    return Agent([corpus], Settings.from_preset("default")).ask(question), corpus
+
 
 HARBOR_DOCS = {
     "city-news": "Cycling news, March 2024. The Harbor Bridge has been open to bicycles since 2019, and a "
@@ -129,16 +138,32 @@ def test_documents_that_disagree_on_a_yes_no_question_are_reported_as_a_conflict
     """Each document's stance on the real model: the passage saying yes and the one saying no are both
     reported with their own citations; the two pages that only describe the bridge take no side (the
     model reads such a passage as "no", which would have outvoted the one saying yes)."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name, text in HARBOR_DOCS.items():
-        (docs / f"{name}.txt").write_text(text)
-    harbor = Corpus.build([docs], tmp_path / "idx", corpus="harbor")
-    ans = Agent([harbor], Settings.from_preset("default")).ask("Is the Harbor Bridge open to bicycles?")
+    ans, harbor = _ask_over(tmp_path, HARBOR_DOCS, "Is the Harbor Bridge open to bicycles?")
     assert ans.status == AnswerStatus.conflict, ans.model_dump_json(indent=1)
     sides = {c.answer: {x.doc_id.rsplit("/", 1)[-1] for x in c.citations} for c in ans.conflicts}
     assert sides == {"yes": {"city-news"}, "no": {"transit-rules"}}, sides
     _assert_citations_verbatim(ans, harbor)
+
+
+ALBUM_DOCS = {  # file names are the titles: a qualifier in brackets tells two subjects of one name apart
+    "Lantern Season (Mara Quill album)": "Lantern Season is the second studio album by the Irish folk singer Mara "
+                                         "Quill, released in 2011. It was recorded in a farmhouse in County Clare "
+                                         "over three weeks.",
+    "Lantern Season (The Copper Owls album)": "Lantern Season is a 1998 album by the American rock band The Copper "
+                                              "Owls. The band wrote most of its songs while touring the Midwest.",
+    "copper-owls-tour": "The Copper Owls played their last concert in Chicago in 2004, after a tour of forty cities.",
+}
+
+
+def test_a_name_shared_by_two_subjects_gets_both_answers_each_with_its_source(tmp_path):
+    """Two albums with one title: each document is asked for its own answer, so both artists are given,
+    each citing its own page, not the one the reranker put first (it scored that page far above the other)."""
+    ans, albums = _ask_over(tmp_path, ALBUM_DOCS, "Who is the artist of the album Lantern Season?")
+    assert ans.status == AnswerStatus.conflict, ans.model_dump_json(indent=1)
+    sides = {c.answer: {albums.document(x.doc_id).title for x in c.citations} for c in ans.conflicts}
+    assert any("Mara Quill" in a and t == {"Lantern Season (Mara Quill album)"} for a, t in sides.items()), sides
+    assert any("Copper Owls" in a and t == {"Lantern Season (The Copper Owls album)"} for a, t in sides.items()), sides
+    _assert_citations_verbatim(ans, albums)
 
 
 def test_yes_no_comparison_is_decided_side_by_side(agent, corpus):

@@ -245,6 +245,19 @@ def test_documents_naming_the_question_s_subject_are_asked_though_the_reranker_p
                                      "Seventeen awards", 0.60)]]
     assert conflict_documents(q, build_evidence(q, bands, min_per_passage=1), max_docs=4, margin=0.15,
                               name_margin=0.4) == []
+    # titled pages count when the title tells two subjects of the name apart, not when it is the name alone
+    q = "Who directed The Hard Easy?"
+
+    def page(doc_id, title, r):
+        text = f"The Hard Easy was made in 2006 and written by Ari Ryan ({doc_id})."
+        return _passage(doc_id=doc_id, text=text, start=0, title=title).model_copy(
+            update={"scores": {"rerank": r, "query": r}})
+
+    two = [page("film", "The Hard Easy (film)", 0.9), page("episode", "The Hard Easy (Adventure Time)", 0.7)]
+    one = [page("film", "The Hard Easy", 0.9), page("review", "The Hard Easy review", 0.7)]
+    for passages, expected in ((two, ["film", "episode"]), (one, [])):
+        ev = build_evidence(q, passages, min_per_passage=1)
+        assert conflict_documents(q, ev, max_docs=4, margin=0.15, name_margin=0.4) == expected
 
 
 def test_question_validation():

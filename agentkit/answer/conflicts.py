@@ -177,13 +177,14 @@ def conflict_documents(question: str, evidence: EvidenceSet, max_docs: int, marg
     """The documents worth asking for their own answer (each costs one model call): about the question's
     names, nearly as relevant as the best document, at most ``max_docs``. Fewer than two: no conflict check.
 
-    With ``name_margin``, also the documents that open with every name of the question (their title, or
-    the first words of an untitled one: ``_opening``), down to that margin below the best by the question's
+    With ``name_margin``, also the documents whose subject carries every name of the question (a title
+    that tells one of several subjects of that name apart, or the first words of an untitled document:
+    ``_subject_named``), down to that margin below the best by the question's
     own similarity (the "query" score). The reranked relevance puts the best passage far ahead, since its
     text is in the expanded query: two albums named "Holy Smoke" scored 0.94 and 0.54, so the second
     artist was never asked. On RAMDocs (250 questions, mostly names shared by two subjects) the documents
     asked held every gold answer in 36 questions by relevance alone, ~112 with these; on 73 pooled
-    HotpotQA questions 11 questions ask documents instead of 9."""
+    HotpotQA questions 10 ask documents instead of 9 ("The Hard Easy (film)", "... (Adventure Time)")."""
     if is_comparison(question):
         return []
     ranked = evidence.doc_relevance()
@@ -209,7 +210,7 @@ def conflict_documents(question: str, evidence: EvidenceSet, max_docs: int, marg
         for doc_id, rel in by_query.items():
             if rel < top - name_margin or len(chosen) >= max_docs:
                 break
-            if doc_id not in chosen and all(n in name_text(_opening(evidence, doc_id)) for n in names):
+            if doc_id not in chosen and _subject_named(evidence, doc_id, names):
                 chosen.append(doc_id)
     return chosen if len(chosen) >= 2 else []
 
@@ -217,17 +218,22 @@ def conflict_documents(question: str, evidence: EvidenceSet, max_docs: int, marg
 OPENING_CHARS = 40
 
 
-def _opening(evidence: EvidenceSet, doc_id: str) -> str:
-    """What a document is about: its title, or for an untitled one the start of its text ("Holy Smoke (Peter
-    Murphy album) Holy Smoke is ..."). A name elsewhere is context: South Korean boy bands' pages say
-    "South Korean" in their first words, and asking them gave three answers where the gold page had been
-    removed (2014 S/S), so a titled page counts only by its title."""
+def _subject_named(evidence: EvidenceSet, doc_id: str, names: list[str]) -> bool:
+    """Whether a document's subject carries every name of the question. A titled page counts only by a
+    title that tells one of several subjects of that name apart ("Holy Smoke (Peter Murphy album)"): pages
+    titled with the name alone are one subject's pages (a monograph, a press release), which the relevance
+    margin decides on, and a name elsewhere is context (band pages opening "South Korean boy group" gave
+    2014 S/S a three-way conflict once its gold pages were removed). An untitled document (RAMDocs' pages)
+    counts by its first words."""
     passages = [p for p in evidence.passages if p.chunk.doc_id == doc_id]
     if not passages:
-        return ""
-    if passages[0].title:
-        return passages[0].title
-    return next((p.chunk.text[:OPENING_CHARS] for p in passages if p.chunk.start == 0), "")
+        return False
+    title = passages[0].title or ""
+    if title:
+        subject = bare_title(title)
+        return subject != title.strip() and all(n in name_text(subject) for n in names)
+    opening = next((p.chunk.text[:OPENING_CHARS] for p in passages if p.chunk.start == 0), "")
+    return all(n in name_text(opening) for n in names)
 
 
 _WORDS = re.compile(r"[a-z0-9]+")

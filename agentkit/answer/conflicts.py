@@ -225,15 +225,11 @@ def _subject_named(evidence: EvidenceSet, doc_id: str, names: list[str]) -> bool
     margin decides on, and a name elsewhere is context (band pages opening "South Korean boy group" gave
     2014 S/S a three-way conflict once its gold pages were removed). An untitled document (RAMDocs' pages)
     counts by its first words."""
-    passages = [p for p in evidence.passages if p.chunk.doc_id == doc_id]
-    if not passages:
-        return False
-    title = passages[0].title or ""
+    title = next((p.title or "" for p in evidence.passages if p.chunk.doc_id == doc_id), "")
     if title:
         subject = bare_title(title)
         return subject != title.strip() and all(n in name_text(subject) for n in names)
-    opening = next((p.chunk.text[:OPENING_CHARS] for p in passages if p.chunk.start == 0), "")
-    return all(n in name_text(opening) for n in names)
+    return all(n in name_text(evidence.opening(doc_id)[:OPENING_CHARS]) for n in names)
 
 
 _WORDS = re.compile(r"[a-z0-9]+")

@@ -87,6 +87,11 @@ class EvidenceSet(BaseModel):
             best[s.doc_id] = max(best.get(s.doc_id, r), r)
         return dict(sorted(best.items(), key=lambda kv: -kv[1]))
 
+    def opening(self, doc_id: str) -> str:
+        """The text of a document's first chunk, where a retrieved passage holds it ("" otherwise): what an
+        untitled document is about."""
+        return next((p.chunk.text for p in self.passages if p.chunk.doc_id == doc_id and p.chunk.start == 0), "")
+
     def for_doc(self, doc_id: str) -> EvidenceSet:
         return EvidenceSet(passages=self.passages, sentences=[s for s in self.sentences if s.doc_id == doc_id])
 

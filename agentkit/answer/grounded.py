@@ -281,13 +281,9 @@ def cites_question_entity(question: str, verified: VerifiedDraft, evidence: Evid
 
 def _first_sentence(evidence: EvidenceSet | None, doc_id: str) -> str:
     """An untitled document's opening sentence: what it is about (RAMDocs' pages carry no title field)."""
-    if evidence is None:
-        return ""
-    chunk = next((p.chunk for p in evidence.passages if p.chunk.doc_id == doc_id and p.chunk.start == 0), None)
-    if chunk is None:
-        return ""
-    spans = split_sentences(chunk.text)
-    return chunk.text[spans[0][0]:spans[0][1]] if spans else ""
+    text = evidence.opening(doc_id) if evidence is not None else ""
+    spans = split_sentences(text)
+    return text[spans[0][0]:spans[0][1]] if spans else ""
 
 
 def answer_check(question: str, verified: VerifiedDraft, verifier, settings: Settings,

@@ -200,3 +200,60 @@ def test_a_question_asking_for_the_hop_s_entity_is_answered_with_that_entity_or_
                                                        entity="drifting", sentence=sentence,
                                                        asked="Where was drifting invented?")})
     assert "enum" not in gen.schemas[-1]["properties"]["answer"]
+
+
+VCU = _p("vcu", "Virginia Commonwealth University",
+         "In 1968, the Virginia General Assembly merged MCV with the Richmond Professional Institute. "
+         "VCU was founded in 1838 as the medical department of Hampden-Sydney College.")
+
+
+def test_after_a_reflection_the_sentences_a_rejected_answer_cited_are_not_shown_again():
+    """Told in words that '1968' was wrong, the model gave it again from the same sentence; the retry after
+    a reflection sees the page's other sentences instead. Before any reflection nothing is left out."""
+    q = "In what year was the university where Shaka Smart coached founded?"
+    gate = GraphBuilder(Components(Settings())).gate
+    state = {"question": q, "strategy": "reflexion", "ranked": [VCU], "ruled_out": ["0:vcu"]}
+    first = [s.text for s in gate({**state, "reflections": []})["evidence"].sentences]
+    retry = [s.text for s in gate({**state, "reflections": ["1968 is the merger year."]})["evidence"].sentences]
+    assert any("1968" in t for t in first)
+    assert retry and not any("1968" in t for t in retry) and any("1838" in t for t in retry)
+
+
+class Reflects:
+    def __init__(self, next_query):
+        self.next_query = next_query
+
+    def chat(self, messages, *, json_schema=None, max_tokens=256, temperature=0.0, stop=None):
+        text = json.dumps({"critique": "The merger year is not the founding year.", "next_query": self.next_query})
+        return Completion(text=text, prompt_tokens=40, completion_tokens=20, seconds=0.1)
+
+
+def test_a_reflection_runs_the_search_it_proposes_once_and_routes_a_failed_loop_back_to_reflect():
+    from agentkit.tools import ToolRegistry
+
+    searched = []
+    reg = ToolRegistry()
+
+    @reg.tool(name="search_corpus")
+    def search(query: str) -> str:
+        """Search."""
+        searched.append(query)
+        return "1. Virginia Commonwealth University: VCU was founded in 1838."
+
+    settings = Settings(max_reflections=1)
+    builder = GraphBuilder(Components(settings, generator=Reflects("VCU founding year"), tools=reg))
+    state = {"question": "When was VCU founded?", "strategy": "reflexion", "escalation": 2, "steps": []}
+    update = builder.reflect(state)
+    assert searched == ["VCU founding year"] and update["steps"][0]["ok"]
+    assert update["reflections"] and update["trace"][0].stage == "reflect"
+    done = [{"tool": "search_corpus", "arguments": {"query": "vcu founding year"}, "ok": True}]
+    assert "steps" not in builder.reflect({**state, "steps": done}) and searched == ["VCU founding year"]
+    # shown its actions as calls, the model writes its next query as one: the words are searched
+    builder.c.__dict__["generator"] = Reflects("search_corpus({'query': 'Hampden-Sydney College', 'k': 1})")
+    builder.reflect(state)
+    assert searched[-1] == "Hampden-Sydney College"
+    # a tool loop that gathered nothing reflects (bounded), where react abstains
+    empty = {**state, "ranked": [], "evidence": build_evidence("x", [])}
+    assert builder.after_gate({**empty, "reflections": []}) == "reflect"
+    assert builder.after_gate({**empty, "reflections": ["once"]}) == "abstain"
+    assert builder.after_gate({**empty, "strategy": "react", "reflections": []}) == "abstain"

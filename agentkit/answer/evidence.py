@@ -179,19 +179,22 @@ def build_evidence(
     max_sentences: int = 14,
     max_chars: int = 2200,
     min_per_passage: int = 2,
+    exclude: frozenset[tuple[str, int]] = frozenset(),
 ) -> EvidenceSet:
     """Pick the sentences worth prefilling: the CPU pays for every prompt token.
 
     Every passage keeps its ``min_per_passage`` best sentences (multi-hop questions need the bridge
     sentence of each document); remaining budget goes to the best-scoring sentences overall. Sentences
-    are shown in document order within their passage so pronouns still read naturally.
+    are shown in document order within their passage so pronouns still read naturally. ``exclude`` holds
+    (doc_id, start) of sentences not to show again: a reflexion retry leaves out what a rejected answer
+    cited, so their budget goes to other sentences.
     """
     candidates: list[tuple[int, int, int, str]] = []  # (passage_index, start, end, text) with doc offsets
     for pi, p in enumerate(passages):
         base = p.chunk.start
         for s, e in split_sentences(p.chunk.text):
             text = p.chunk.text[s:e]
-            if len(text) < 3:
+            if len(text) < 3 or (p.chunk.doc_id, base + s) in exclude:
                 continue
             candidates.append((pi, base + s, base + e, text))
     if not candidates:

@@ -23,6 +23,7 @@ by counters in state (steps, attempts, reflections).
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -75,7 +76,7 @@ class GraphBuilder:
         return {"question": question, "strategy": strategy, "queries": [question], "multi_hop": False,
                 "passages": None, "ranked": [], "evidence": None, "computations": None, "steps": None,
                 "reflections": None, "attempts": 0, "escalation": 0, "hop": None, "draft": None, "verified": None,
-                "rejected": None,
+                "rejected": None, "ruled_out": None,
                 "conflict_note": "", "conflict_candidates": None, "pending": None, "trace": None, "answer": None}
 
     def contextualize(self, state: AgentState) -> dict:
@@ -202,8 +203,12 @@ class GraphBuilder:
     def gate(self, state: AgentState) -> dict:
         """Build the evidence the model will see (sentences, not whole passages: prefill is the cost)."""
         t0 = time.perf_counter()
+        # after a reflection, the sentences a rejected answer cited are not shown again: told in words that
+        # '1968' was wrong, the 1.5B model gave '1968' again from the same sentence in 5 of 5 retries
+        exclude = frozenset(_sentence_key(k) for k in state.get("ruled_out") or []) \
+            if state.get("reflections") else frozenset()
         evidence = build_evidence(_asked(state), state.get("ranked") or [], embed=self.c.embedder,
-                                  max_chars=self.s.max_evidence_chars * self.s.evidence_k // 2)
+                                  max_chars=self.s.max_evidence_chars * self.s.evidence_k // 2, exclude=exclude)
         return {"evidence": evidence, "trace": [TraceStep(stage="evidence", seconds=time.perf_counter() - t0,
                                                           detail={"sentences": len(evidence.sentences),
                                                                   "documents": len(evidence.doc_ids())})]}
@@ -335,7 +340,9 @@ class GraphBuilder:
                 v = G.VerifiedDraft(answer=draft.answer, dropped=[s.text for s in v.sentences] + [reason],
                                     seconds=v.seconds, answer_rejected=True)
         rejected = [draft.answer] if v.answer_rejected and draft.answer else []
-        return {"verified": v, "rejected": rejected, "trace": [TraceStep(stage="verify", seconds=v.seconds,
+        cited = [state["evidence"].by_id(i) for _, ids in draft.sentences for i in ids] if v.answer_rejected else []
+        ruled_out = list(dict.fromkeys(f"{e.start}:{e.doc_id}" for e in cited if e is not None))
+        return {"verified": v, "rejected": rejected, "ruled_out": ruled_out, "trace": [TraceStep(stage="verify", seconds=v.seconds,
                                                    detail={"kept": len(v.sentences), "dropped": v.dropped,
                                                            "answer_check": checked, "bridge": bridged})]}
 
@@ -348,21 +355,38 @@ class GraphBuilder:
                 {"role": "user", "content": f"Question: {state['question']}\nActions so far: {seen or 'none'}\n"
                                             f"Failure: {what}."}]
         comp = self._chat(msgs, P.REFLECT_SCHEMA, 120)
+        next_query = ""
         try:
             data = json.loads(comp.text)
-            critique = f"{data.get('critique', '')} Next, search for: {data.get('next_query', '')}".strip()
-        except ValueError:
+            next_query = _plain_query(str(data.get("next_query", "")))
+            critique = f"{data.get('critique', '')} Next, search for: {next_query}".strip()
+        except (ValueError, AttributeError):
             critique = f"Previous attempt failed: {what}. Search with different words."
         _emit("reflection", text=critique)
-        return {"reflections": [critique], "draft": None, "verified": None, "attempts": 0,
-                "trace": [TraceStep(stage="reflect", seconds=comp.seconds, prompt_tokens=comp.prompt_tokens,
-                                    completion_tokens=comp.completion_tokens, detail={"critique": critique})]}
+        update: dict[str, Any] = {"reflections": [critique], "draft": None, "verified": None, "attempts": 0}
+        # the search the critique asks for is run here, not left to the next act step: after a reflection the
+        # 1.5B model finished at once, or repeated its earlier searches, in 4 of 5 HotpotQA retries
+        searched = {str(s.get("arguments", {}).get("query", "")).lower() for s in state.get("steps") or []}
+        t0 = time.perf_counter()
+        if next_query and next_query.lower() not in searched and "search_corpus" in self.c.tools:
+            pending = {"thought": "the reflection's search", "tool": "search_corpus", "arguments": {"query": next_query}}
+            _emit("tool_call", tool=pending["tool"], arguments=pending["arguments"], thought=pending["thought"])
+            update.update(self.tool({**state, "pending": pending}))
+        trace = [TraceStep(stage="reflect", seconds=comp.seconds + time.perf_counter() - t0,
+                           prompt_tokens=comp.prompt_tokens, completion_tokens=comp.completion_tokens,
+                           detail={"critique": critique, "searched": bool(update.get("steps"))}),
+                 *update.pop("trace", [])]
+        return {**update, "trace": trace}
 
     def act(self, state: AgentState) -> dict:
         from agentkit.tools import describe_tools, tool_call_schema
 
         registry = self.c.tools
         steps = state.get("steps") or []
+        if len(steps) >= _step_bound(state, self.s):
+            # the bound is met: whatever the model chose would be ignored (``after_act``), so it is not asked
+            return {"pending": {"thought": "", "tool": "finish", "arguments": {}},
+                    "trace": [TraceStep(stage="act", detail={"tool": "finish", "step_bound": True})]}
         history = "\n".join(
             f"Step {i + 1}: {s.get('thought', '')}\nAction: {s.get('tool')} {json.dumps(s.get('arguments', {}))}\n"
             f"Observation: {s.get('observation', '')[:MAX_OBSERVATION_CHARS]}" for i, s in enumerate(steps[-4:]))
@@ -498,7 +522,7 @@ class GraphBuilder:
     def after_gate(self, state: AgentState) -> str:
         ranked = state.get("ranked") or []
         if not ranked or not state["evidence"].sentences or G.relevance(ranked[0]) < self.s.abstain_threshold:
-            return self.escalate(state)
+            return self._reflect_or_escalate(state)
         if self.s.detect_conflicts and G.needs_conflict_check(_asked(state), state["evidence"], self.s):
             return "conflicts"
         return self._to_answer(state)
@@ -522,7 +546,7 @@ class GraphBuilder:
         pending = state.get("pending") or {}
         if pending.get("tool") == "finish":
             return "rerank"
-        if len(state.get("steps") or []) >= self.s.max_steps * (1 + len(state.get("reflections") or [])):
+        if len(state.get("steps") or []) >= _step_bound(state, self.s):
             return "rerank"  # step bound: answer from what was gathered, or abstain at the gate
         return "tool"
 
@@ -533,6 +557,10 @@ class GraphBuilder:
         draft = state["draft"]
         if not draft.insufficient and not v.answer_rejected and state.get("attempts", 0) <= self.s.regenerate_unsupported:
             return "answer"
+        return self._reflect_or_escalate(state)
+
+    def _reflect_or_escalate(self, state: AgentState) -> str:
+        """A failed attempt of the tool loop: reflexion reflects (bounded by ``max_reflections``)."""
         if state["strategy"] == "reflexion" and state.get("escalation", 0) >= 2 and \
                 len(state.get("reflections") or []) < self.s.max_reflections:
             return "reflect"
@@ -554,8 +582,8 @@ class GraphBuilder:
         g.add_conditional_edges("bridge", self.after_bridge, ["gate", "plan", "abstain"])
         g.add_conditional_edges("retrieve", self.after_retrieve, ["act", "rerank"])
         g.add_conditional_edges("rerank", self.after_rerank, ["naive", "gate"])
-        g.add_conditional_edges("gate", self.after_gate, ["abstain", "bridge", "plan", "conflicts", "calculate",
-                                                          "compare", "answer"])
+        g.add_conditional_edges("gate", self.after_gate, ["abstain", "bridge", "plan", "reflect", "conflicts",
+                                                          "calculate", "compare", "answer"])
         g.add_conditional_edges("conflicts", self.after_conflicts, ["finalize", "calculate", "compare", "answer"])
         g.add_edge("compare", "finalize")
         g.add_conditional_edges("calculate", self.after_calculate, ["verify", "answer"])
@@ -581,6 +609,28 @@ def _with_hop(v: G.VerifiedDraft, hop: BridgeHop) -> G.VerifiedDraft:
     return v.model_copy(update={"sentences": [first, *v.sentences]})
 
 
+def _plain_query(text: str) -> str:
+    """A search query as words. Shown its actions as calls, the model also wrote its next query as one:
+    "search_corpus({'query': 'Evolution Nicolas Cage', 'k': 1})" -> "Evolution Nicolas Cage"."""
+    text = " ".join(text.split())
+    call = re.fullmatch(r"\w+\((.*)\)", text)
+    if call:
+        quoted = re.search(r"""['"]query['"]\s*:\s*(['"])(.+?)\1""", call.group(1)) or \
+            re.search(r"""(['"])(.+?)\1""", call.group(1))
+        text = quoted.group(2).strip() if quoted else ""
+    return text
+
+
+def _step_bound(state: AgentState, settings) -> int:
+    """Tool steps allowed so far: ``max_steps`` per round, a round more after each reflection."""
+    return settings.max_steps * (1 + len(state.get("reflections") or []))
+
+
+def _sentence_key(key: str) -> tuple[str, int]:
+    start, doc_id = key.split(":", 1)
+    return doc_id, int(start)
+
+
 def _searches(state: AgentState, limit: int = 2) -> list[str]:
     """The tool loop's last distinct corpus searches."""
     queries = [str(s.get("arguments", {}).get("query", "")).strip() for s in state.get("steps") or []
@@ -596,8 +646,8 @@ def _asked(state: AgentState) -> str:
 
 def _abstain_reason(state: AgentState, settings) -> str:
     ranked = state.get("ranked") or []
-    bound = settings.max_steps * (1 + len(state.get("reflections") or []))
-    if state["strategy"] in ("react", "reflexion") and len(state.get("steps") or []) >= bound and not ranked:
+    if state["strategy"] in ("react", "reflexion") and len(state.get("steps") or []) >= _step_bound(state, settings) \
+            and not ranked:
         return "step_limit_reached"
     if not ranked or G.relevance(ranked[0]) < settings.abstain_threshold:
         return "no_relevant_evidence"

@@ -57,6 +57,7 @@ class AgentState(TypedDict, total=False):
     draft: Draft | None
     verified: VerifiedDraft | None
     rejected: Annotated[list[str], add_or_reset]         # short answers the answer check turned down this turn
+    ruled_out: Annotated[list[str], add_or_reset]        # "start:doc_id" of sentences a rejected answer cited
     conflict_note: str
     conflict_candidates: list[ConflictCandidate] | None
     pending: dict[str, Any] | None                       # the tool call chosen by `act`

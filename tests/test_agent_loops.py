@@ -18,17 +18,19 @@ from agentkit.types import AnswerStatus
 
 
 class NeverFinishes:
-    """Always asks for the same tool, whatever it is prompted with."""
+    """Always asks for the same tool, whatever it is prompted with (with new arguments each time, unless
+    ``repeat``)."""
 
     name = "never-finishes"
 
-    def __init__(self, tool="broken"):
-        self.tool = tool
+    def __init__(self, tool="broken", repeat=False):
+        self.tool, self.repeat = tool, repeat
         self.chat_calls = 0
 
     def chat(self, messages, *, json_schema=None, max_tokens=256, temperature=0.0, stop=None):
         self.chat_calls += 1
-        text = json.dumps({"thought": "again", "action": {"tool": self.tool, "arguments": {"x": 1}}})
+        x = 1 if self.repeat else self.chat_calls
+        text = json.dumps({"thought": "again", "action": {"tool": self.tool, "arguments": {"x": x}}})
         return Completion(text=text, prompt_tokens=10, completion_tokens=10, seconds=0.0)
 
     def yes_probability(self, prompts):
@@ -71,7 +73,8 @@ def test_model_that_never_finishes_and_tool_that_always_errors_ends_in_abstentio
     assert answer.status == AnswerStatus.abstained
     assert answer.abstain_reason in ("step_limit_reached", "no_relevant_evidence")
     tool_steps = [t for t in answer.trace if t.stage.startswith("tool:")]
-    assert 1 <= len(tool_steps) <= settings.max_steps * (1 + settings.max_reflections)
+    rounds = 1 + (settings.max_reflections if strategy == "reflexion" else 0)
+    assert len(tool_steps) == settings.max_steps * rounds
     observations = [e for e in events if e.kind == "observation"]
     assert observations and all(not e.data["ok"] for e in observations)
     assert "backend down" in observations[0].data["content"]
@@ -147,3 +150,12 @@ def test_a_rejected_short_answer_ends_in_abstention_and_an_unsupported_sentence_
     assert route({**first, "verified": rejected}) == "abstain"
     assert route({**first, "verified": unsupported}) == "answer"
     assert route({**first, "verified": unsupported, "attempts": 2}) == "abstain"
+
+
+def test_a_repeated_tool_call_ends_the_loop_instead_of_running_again():
+    """The model that repeats one call ends its round at the first repeat, not at the step bound."""
+    settings = Settings(max_steps=5, max_reflections=0, strategy="react")
+    gen = NeverFinishes(repeat=True)
+    answer = Agent([], settings, generator=gen, tools=_broken_registry()).ask("Who founded Veltrazine Labs?")
+    assert answer.status == AnswerStatus.abstained
+    assert len([t for t in answer.trace if t.stage.startswith("tool:")]) == 1

@@ -546,6 +546,11 @@ class GraphBuilder:
         pending = state.get("pending") or {}
         if pending.get("tool") == "finish":
             return "rerank"
+        # a call made before (same tool, same arguments) can only observe what it did: the 1.5B model, once
+        # it repeats a search, repeats it to the step bound (4-10 s a step), so the loop ends here instead
+        if any(s.get("tool") == pending.get("tool") and s.get("arguments") == pending.get("arguments")
+               for s in state.get("steps") or []):
+            return "rerank"
         if len(state.get("steps") or []) >= _step_bound(state, self.s):
             return "rerank"  # step bound: answer from what was gathered, or abstain at the gate
         return "tool"

@@ -257,3 +257,19 @@ def test_a_reflection_runs_the_search_it_proposes_once_and_routes_a_failed_loop_
     assert builder.after_gate({**empty, "reflections": []}) == "reflect"
     assert builder.after_gate({**empty, "reflections": ["once"]}) == "abstain"
     assert builder.after_gate({**empty, "strategy": "react", "reflections": []}) == "abstain"
+
+
+def test_after_a_reflection_an_answer_already_turned_down_is_not_checked_again():
+    """Each new citation for a rejected answer is another draw from a noisy check; before any reflection
+    (the single pass's regeneration) the answer is checked as usual."""
+    from agentkit.answer.grounded import Draft
+
+    q = "When was VCU founded?"
+    evidence = build_evidence(q, [VCU])
+    never = type("NeverAsked", (), {"entailment": lambda *a, **k: (_ for _ in ()).throw(AssertionError("asked"))})()
+    verify = GraphBuilder(Components(Settings(), verifier=never)).verify
+    draft = Draft(answer="1968.", sentences=[("VCU was founded in 1838.", [evidence.sentences[1].id])])
+    out = verify({"question": q, "strategy": "reflexion", "evidence": evidence, "draft": draft,
+                  "reflections": ["1968 is the merger year."], "rejected": ["1968"]})
+    assert out["verified"].answer_rejected and not out["verified"].sentences
+    assert out["ruled_out"] == [f"{evidence.sentences[1].start}:vcu"]

@@ -308,6 +308,13 @@ class GraphBuilder:
         checked, bridged = None, None
         if draft.insufficient:
             v = G.VerifiedDraft(answer=draft.answer)
+        elif state.get("reflections") and G.normalize_answer(draft.answer) in {
+                G.normalize_answer(a) for a in state.get("rejected") or []}:
+            # after a reflection, an answer the check turned down is not checked again with other citations:
+            # each new try is another draw from a noisy check ("Siri Remote", rejected twice at 0.48, passed
+            # at 0.61 on a third sentence)
+            v = G.VerifiedDraft(answer=draft.answer, answer_rejected=True,
+                                dropped=[t for t, _ in draft.sentences] + [f"('{draft.answer}' was turned down before)"])
         else:
             v = G.verify_calculation(draft, state["evidence"]) if draft.calculated else G.verify_draft(
                 draft, state["evidence"], self.c.verifier, self.s, extra=state.get("computations") or [],

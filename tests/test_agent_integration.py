@@ -112,14 +112,14 @@ def test_percentage_growth_is_computed_from_the_cited_table_row(tmp_path):
     _assert_citations_verbatim(ans, finance)
 
 
-def _ask_over(tmp_path, documents: dict[str, str], question: str):
+def _ask_over(tmp_path, documents: dict[str, str], question: str, strategy: str | None = None):
     """The question asked over a corpus of these documents (name -> text), default preset."""
     docs = tmp_path / "docs"
     docs.mkdir()
     for name, text in documents.items():
         (docs / f"{name}.txt").write_text(text)
     corpus = Corpus.build([docs], tmp_path / "idx", corpus="docs")
-    return Agent([corpus], Settings.from_preset("default")).ask(question), corpus
+    return Agent([corpus], Settings.from_preset("default")).ask(question, strategy=strategy), corpus
 
 
 HARBOR_DOCS = {
@@ -164,6 +164,29 @@ def test_a_name_shared_by_two_subjects_gets_both_answers_each_with_its_source(tm
     assert any("Mara Quill" in a and t == {"Lantern Season (Mara Quill album)"} for a, t in sides.items()), sides
     assert any("Copper Owls" in a and t == {"Lantern Season (The Copper Owls album)"} for a, t in sides.items()), sides
     _assert_citations_verbatim(ans, albums)
+
+
+MUSEUM_DOCS = {
+    "harbor-museum": "The Harbor Museum of Maritime History was given a new roof in 1994, after a storm. The "
+                     "museum holds 4,000 objects, including ship models and navigation instruments. Its director "
+                     "since 2015 is Lena Ortiz.",
+    "harbor-museum-visits": "In 2019 the Harbor Museum welcomed 212,000 visitors, a record for the museum. School "
+                            "groups make up a fifth of its visitors.",
+    "city-ferry": "The city ferry stops beside the Harbor Museum every twenty minutes from 1 May to 30 September.",
+}
+
+
+def test_reflexion_retries_on_pages_without_the_answer_end_in_an_abstention(tmp_path):
+    """The pages name three years, none of them the founding year. Each retry after a reflection is shown
+    the pages without the rejected answer's sentence, and the 1.5B model takes the next year it sees
+    ("2019", the visitor record, passed the answer check at P 0.66): reflexion must still abstain."""
+    ans, _ = _ask_over(tmp_path, MUSEUM_DOCS, "In what year was the Harbor Museum of Maritime History founded?",
+                       strategy="reflexion")
+    assert ans.status == AnswerStatus.abstained, ans.model_dump_json(indent=1)
+    stages = [t.stage for t in ans.trace]
+    settings = Settings.from_preset("default")
+    assert 1 <= stages.count("reflect") <= settings.max_reflections
+    assert len([s for s in stages if s.startswith("tool:")]) <= settings.max_steps * (1 + settings.max_reflections)
 
 
 def test_yes_no_comparison_is_decided_side_by_side(agent, corpus):

@@ -343,6 +343,9 @@ class GraphBuilder:
                                                                  extra=state.get("computations") or [])
                     if not bridged:
                         reason = "(the cited evidence does not mention what the question asks about)"
+            if not reason and v.sentences and state.get("reflections") and not G.cites_question_relation(q, v):
+                # a retry without the rejected answer's sentences picks another number from the same pages
+                reason = "(the cited evidence shares no word with the question beyond its names)"
             if reason:
                 v = G.VerifiedDraft(answer=draft.answer, dropped=[s.text for s in v.sentences] + [reason],
                                     seconds=v.seconds, answer_rejected=True)

@@ -14,7 +14,8 @@
                             └─ abstain
            react / reflexion, where grounded would abstain (at the gate or after verify), escalate once each:
              bridge (the description's entity, the question naming it, its pages) ─ gate …
-             plan ─ retrieve ─ act ⇄ tool ─ rerank ─ gate …  (reflexion: verify ─ reflect ─ act, bounded)
+             plan ─ retrieve ─ act ⇄ tool ─ rerank ─ gate …  (reflexion: verify or an empty gate ─ reflect ─ act,
+             bounded; the retry does not see what a rejected answer cited)
 
 Nodes return partial updates; routing functions are pure and read only state; every loop is bounded
 by counters in state (steps, attempts, reflections).
@@ -352,9 +353,9 @@ class GraphBuilder:
         rejected = [draft.answer] if v.answer_rejected and draft.answer else []
         cited = [state["evidence"].by_id(i) for _, ids in draft.sentences for i in ids] if v.answer_rejected else []
         ruled_out = list(dict.fromkeys(f"{e.start}:{e.doc_id}" for e in cited if e is not None))
-        return {"verified": v, "rejected": rejected, "ruled_out": ruled_out, "trace": [TraceStep(stage="verify", seconds=v.seconds,
-                                                   detail={"kept": len(v.sentences), "dropped": v.dropped,
-                                                           "answer_check": checked, "bridge": bridged})]}
+        step = TraceStep(stage="verify", seconds=v.seconds, detail={"kept": len(v.sentences), "dropped": v.dropped,
+                                                                    "answer_check": checked, "bridge": bridged})
+        return {"verified": v, "rejected": rejected, "ruled_out": ruled_out, "trace": [step]}
 
     def reflect(self, state: AgentState) -> dict:
         draft = state.get("draft")

@@ -94,9 +94,11 @@ class Settings(BaseSettings):
     conflict_relevance_margin: float = Field(
         0.15, description="only documents whose relevance is within this of the best one are asked")
     conflict_name_margin: float = Field(
-        0.2, description="documents whose title (or, untitled, first words) has every name of the question are "
-        "also asked, down to this far below the best by the question's own similarity (the reranked relevance puts "
-        "the best passage far ahead: two albums named \"Holy Smoke\" scored 0.94 and 0.54); 0 turns it off")
+        0.2, description="documents whose subject carries every name of the question (a title that tells one of "
+        "several subjects of that name apart, \"Holy Smoke (Peter Murphy album)\", or an untitled document's first "
+        "words) are also asked, down to this far below the best by the question's own similarity (the reranked "
+        "relevance puts the best passage far ahead: the two \"Holy Smoke\" albums scored 0.94 and 0.54); 0 turns "
+        "it off")
     conflict_polar_margin: float = Field(
         0.4, description="the same for yes/no questions: the passage arguing the other side often scores well "
         "below the best (0.61-0.76 against 0.94-0.98 in four of the five ConflictQA questions among the first 20 "

@@ -259,20 +259,33 @@ def test_a_reflection_runs_the_search_it_proposes_once_and_routes_a_failed_loop_
     assert builder.after_gate({**empty, "strategy": "react", "reflections": []}) == "abstain"
 
 
+class Passes:
+    """A verifier's model that says yes to everything: whatever is turned down, a rule turned it down."""
+
+    def yes_probability(self, prompts):
+        return [0.9 for _ in prompts]
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+
 def test_after_a_reflection_an_answer_already_turned_down_is_not_checked_again():
-    """Each new citation for a rejected answer is another draw from a noisy check; before any reflection
-    (the single pass's regeneration) the answer is checked as usual."""
+    """Each new citation for a rejected answer is another draw from a noisy check: after a reflection the
+    same answer is turned down even where the check would pass it; before any reflection (the single pass's
+    regeneration) it is checked as usual."""
     from agentkit.answer.grounded import Draft
 
     q = "When was VCU founded?"
     evidence = build_evidence(q, [VCU])
-    never = type("NeverAsked", (), {"entailment": lambda *a, **k: (_ for _ in ()).throw(AssertionError("asked"))})()
-    verify = GraphBuilder(Components(Settings(), verifier=never)).verify
-    draft = Draft(answer="1968.", sentences=[("VCU was founded in 1838.", [evidence.sentences[1].id])])
-    out = verify({"question": q, "strategy": "reflexion", "evidence": evidence, "draft": draft,
-                  "reflections": ["1968 is the merger year."], "rejected": ["1968"]})
+    founded = next(s for s in evidence.sentences if "1838" in s.text)
+    verify = GraphBuilder(Components(Settings(), verifier=None, generator=Passes())).verify
+    draft = Draft(answer="1838.", sentences=[("VCU was founded in 1838.", [founded.id])])
+    base = {"question": q, "strategy": "reflexion", "evidence": evidence, "draft": draft, "rejected": ["1838"]}
+    out = verify({**base, "reflections": ["1838 was cited from the wrong page."]})
     assert out["verified"].answer_rejected and not out["verified"].sentences
-    assert out["ruled_out"] == [f"{evidence.sentences[1].start}:vcu"]
+    assert "turned down before" in out["verified"].dropped[-1]
+    assert out["ruled_out"] == [f"{founded.start}:vcu"]  # and its sentence is not shown to the next retry
+    assert verify({**base, "reflections": []})["verified"].sentences
 
 
 def test_after_a_reflection_an_answer_must_cite_a_word_of_the_question_beyond_its_names():
@@ -288,14 +301,6 @@ def test_after_a_reflection_an_answer_must_cite_a_word_of_the_question_beyond_it
                                      "The Harbor Museum was founded in 1921 by sailors.")
     evidence = build_evidence(q, [page])
     record, founded = evidence.sentences[0], evidence.sentences[1]
-
-    class Passes:
-        def yes_probability(self, prompts):
-            return [0.9 for _ in prompts]
-
-        def count_tokens(self, text):
-            return len(text.split())
-
     verify = GraphBuilder(Components(Settings(), verifier=None, generator=Passes())).verify
     base = {"question": q, "strategy": "reflexion", "evidence": evidence, "rejected": ["2015"]}
     after = {**base, "reflections": ["2015 is when the director started."]}

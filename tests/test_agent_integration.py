@@ -166,6 +166,21 @@ def test_a_name_shared_by_two_subjects_gets_both_answers_each_with_its_source(tm
     _assert_citations_verbatim(ans, albums)
 
 
+def test_two_pages_about_one_subject_do_not_outvote_a_page_about_another_subject_of_the_name(tmp_path):
+    """A second page about the Mara Quill album made her the majority answer (2 sources against 1) and the
+    Copper Owls' album a dismissed single source. The two albums are different subjects, so both artists
+    are given, each with its own pages."""
+    docs = {**ALBUM_DOCS, "Lantern Season (Mara Quill album) - reception": (
+        "Lantern Season, the second album by Mara Quill, was praised by critics for its quiet arrangements "
+        "and reached number four in the Irish album chart.")}
+    ans, albums = _ask_over(tmp_path, docs, "Who is the artist of the album Lantern Season?")
+    assert ans.status == AnswerStatus.conflict, ans.model_dump_json(indent=1)
+    sides = {c.answer: {albums.document(x.doc_id).title for x in c.citations} for c in ans.conflicts}
+    assert any("Mara Quill" in a for a in sides) and any("Copper Owls" in a for a in sides), sides
+    assert "different subjects" in ans.note, ans.note
+    _assert_citations_verbatim(ans, albums)
+
+
 MUSEUM_DOCS = {
     "harbor-museum": "The Harbor Museum of Maritime History was given a new roof in 1994, after a storm. The "
                      "museum holds 4,000 objects, including ship models and navigation instruments. Its director "

@@ -194,6 +194,58 @@ def test_conflict_decisions_majority_metadata_and_unresolved():
     assert tie.kind == "conflict" and tie.winner is None
 
 
+VAN_HORN = {
+    "mo": ("Van Horn High School (Missouri) Van Horn High School is a comprehensive high school located in "
+           "Independence, Missouri, United States."),
+    "mo-2": "Van Horn High School - Independence, Missouri. Van Horn High School has about 900 students.",
+    "tx": ("Van Horn High School (Texas) Van Horn High School is a public high school located in Van Horn, "
+           "Texas (USA)."),
+    "tx-copy": ("Van Horn High School (Texas) Van Horn High School is a public high school located in Van Horn, "
+                "Oklahoma (USA)."),
+}
+
+
+def _van_horn(*docs):
+    q = "In which state is Van Horn High School located?"
+    return q, build_evidence(q, [_scored(d, VAN_HORN[d], 0.9, "") for d in docs])
+
+
+def test_a_document_says_which_subject_of_a_shared_name_it_is_about():
+    from agentkit.answer.conflicts import key_names, subject_qualifier
+
+    q, ev = _van_horn("mo", "mo-2", "tx")
+    names = key_names(q)
+    assert [subject_qualifier(ev, d, names) for d in ("mo", "mo-2", "tx")] == ["missouri", None, "texas"]
+    # a titled page by its title; a qualifier of another name says nothing about this one
+    titled = build_evidence(q, [_scored("a", "It opened in 1955.", 0.9, "Van Horn High School (Missouri)"),
+                                _scored("b", "It opened in 1960.", 0.9, "Truman High School (Missouri)")])
+    assert subject_qualifier(titled, "a", names) == "missouri" and subject_qualifier(titled, "b", names) is None
+
+
+def test_answers_about_different_subjects_of_one_name_are_all_reported_not_outvoted():
+    """Two pages about the Missouri school against one about the Texas school: different subjects, not a
+    majority over a single dissenter. A tampered copy of the Texas page is weighed against that page
+    only (a tie within the subject), and a single source about the same subject is still outvoted."""
+    from agentkit.answer.conflicts import key_names, subject_qualifier
+
+    def decision(answers: dict[str, str], docs):
+        q, ev = _van_horn(*docs)
+        subjects = {d: subject_qualifier(ev, d, key_names(q)) for d in answers}
+        return decide(cluster_answers([DocAnswer(d, a, [_cite(d)]) for d, a in answers.items()]), subjects)
+
+    d = decision({"mo": "Missouri", "mo-2": "Missouri", "tx": "Texas"}, VAN_HORN)
+    assert d.kind == "subjects" and [c.answer for c in d.reported] == ["Missouri", "Texas"], d
+    assert "missouri" in d.note and "texas" in d.note
+    assert decide(d.clusters).kind == "majority"  # without subjects: the two pages outvote the one
+
+    d = decision({"mo": "Missouri", "mo-2": "Missouri", "tx": "Texas", "tx-copy": "Oklahoma"}, VAN_HORN)
+    assert d.kind == "subjects" and [c.answer for c in d.reported] == ["Missouri", "Texas", "Oklahoma"]
+
+    # no page of another subject: two Texas pages against one undated copy stay a majority
+    d = decision({"tx": "Texas", "mo-2": "Texas", "tx-copy": "Oklahoma"}, VAN_HORN)
+    assert d.kind == "majority" and d.winner.answer == "Texas"
+
+
 def test_sources_about_other_entities_are_not_conflicts():
     q = "What is the maximum daily dose of Veltrazine?"
     assert about_question(q, "Veltrazine monograph: 40 mg")

@@ -104,10 +104,17 @@ class Cluster:
 
 @dataclass
 class ConflictDecision:
-    kind: str  # "none" | "majority" | "metadata" | "conflict"
+    kind: str  # "none" | "majority" | "metadata" | "conflict" | "subjects"
     winner: Cluster | None
     clusters: list[Cluster]
     note: str = ""
+    # the candidates the answer states: every cluster of a conflict; for "subjects", each subject's answer
+    # (or every side where one subject's sources disagree among themselves)
+    shown: list[Cluster] | None = None
+
+    @property
+    def reported(self) -> list[Cluster]:
+        return self.clusters if self.shown is None else self.shown
 
 
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w-]+|\d[\d.,]*)")
@@ -230,6 +237,28 @@ def _subject_named(evidence: EvidenceSet, doc_id: str, names: list[str]) -> bool
         subject = bare_title(title)
         return subject != title.strip() and all(n in name_text(subject) for n in names)
     return all(n in name_text(evidence.opening(doc_id)[:OPENING_CHARS]) for n in names)
+
+
+# "Van Horn High School (Texas) Van Horn High School is a public ...": an untitled page that opens with its
+# own title, disambiguation included
+_OPENING_TITLE = re.compile(r"^\s*(?P<name>[^()\n]{1,100}?)\s*\((?P<qualifier>[^()\n]{1,60})\)")
+
+
+def subject_qualifier(evidence: EvidenceSet, doc_id: str, names: list[str]) -> str | None:
+    """Which of several subjects of the question's name a document is about: the disambiguation of its
+    title ("Holy Smoke (Peter Murphy album)" -> "peter murphy album"), or of the title an untitled document
+    opens with, when the name before it carries every name of the question. None when the document does
+    not say (no qualifier, another name, the opening not retrieved)."""
+    if not names:
+        return None
+    title = next((p.title or "" for p in evidence.passages if p.chunk.doc_id == doc_id), "")
+    if title:
+        m = _OPENING_TITLE.match(title)
+    else:
+        m = _OPENING_TITLE.match(evidence.opening(doc_id))
+    if m is None or not all(n in name_text(m.group("name")) for n in names):
+        return None
+    return name_text(m.group("qualifier")).strip() or None
 
 
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -514,7 +543,49 @@ def cluster_answers(answers: list[DocAnswer]) -> list[Cluster]:
     return sorted(clusters, key=lambda c: -c.support)
 
 
-def decide(clusters: list[Cluster]) -> ConflictDecision:
+def subject_groups(clusters: list[Cluster], subjects: dict[str, str | None]) -> list[list[Cluster]]:
+    """Clusters split by the subject their documents are about (``subject_qualifier``): answers from pages
+    about different subjects of one name ("Van Horn High School (Missouri)", "(Texas)") answer different
+    questions, so they are never weighed against each other. Clusters sharing a subject stay together; a
+    cluster none of whose documents says its subject joins the best-supported group, where it is weighed
+    as before. One group: the subjects do not tell the answers apart."""
+    groups: list[tuple[set[str], list[Cluster]]] = []
+    unplaced = []
+    for c in clusters:  # best-supported first (cluster_answers' order)
+        known = {q for m in c.members if (q := subjects.get(m.doc_id))}
+        if not known:
+            unplaced.append(c)
+            continue
+        joined = [g for g in groups if g[0] & known]
+        merged = (known.union(*(g[0] for g in joined)), [x for g in joined for x in g[1]] + [c])
+        groups = [g for g in groups if not any(g is j for j in joined)] + [merged]
+    if len(groups) < 2:
+        return [clusters]
+    out = [g[1] for g in groups]
+    best = max(range(len(out)), key=lambda i: max(c.support for c in out[i]))
+    out[best] = sorted(out[best] + unplaced, key=lambda c: -c.support)
+    return sorted(out, key=lambda g: -max(c.support for c in g))
+
+
+def decide(clusters: list[Cluster], subjects: dict[str, str | None] | None = None) -> ConflictDecision:
+    """The explicit decision over clustered answers. With ``subjects`` (doc_id -> its subject qualifier),
+    answers about different subjects of the question's name are each reported ("subjects"), and only
+    answers about one subject are weighed against each other: a page about another "Van Horn High School"
+    is not a single source dissenting from the majority."""
+    groups = subject_groups(clusters, subjects or {})
+    if len(groups) > 1:
+        shown: list[Cluster] = []
+        for group in groups:
+            part = _decide_one(group)
+            shown += [part.winner] if part.winner is not None else part.clusters
+        named = "; ".join(f"{c.answer} ({q})" for c in shown
+                          if (q := next((subjects[m.doc_id] for m in c.members if subjects.get(m.doc_id)), None)))
+        return ConflictDecision("subjects", None, clusters,
+                                f"The documents are about different subjects of this name: {named}.", shown=shown)
+    return _decide_one(clusters)
+
+
+def _decide_one(clusters: list[Cluster]) -> ConflictDecision:
     if len(clusters) <= 1:
         return ConflictDecision("none", clusters[0] if clusters else None, clusters)
     top, second = clusters[0], clusters[1]

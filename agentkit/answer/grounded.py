@@ -25,6 +25,7 @@ from agentkit.answer.conflicts import (
     normalize_answer,
     polar_stances,
     source_groups,
+    subject_qualifier,
 )
 from agentkit.answer.evidence import EvidenceSet, best_covering, content_words, relevance
 from agentkit.answer.prompts import INSUFFICIENT, POLAR_ANSWERS, answer_messages, answer_schema, is_polar
@@ -457,11 +458,14 @@ def resolve_conflicts(generator, question: str, evidence: EvidenceSet, settings:
     groups = source_groups(evidence.passages)
     for a in answers:
         a.source_group = groups.get(a.doc_id, a.doc_id)
-    decision = decide(cluster_answers(answers))
+    names = key_names(question)
+    subjects = {a.doc_id: subject_qualifier(evidence, a.doc_id, names) for a in answers}
+    decision = decide(cluster_answers(answers), subjects)
     step = TraceStep(stage="conflicts", seconds=time.perf_counter() - t0, prompt_tokens=ptoks, completion_tokens=ctoks,
                      detail={"documents": len({a.doc_id for a in answers}), "aligned": len(paired),
                              "clusters": [[c.answer, c.support] for c in decision.clusters],
-                             "decision": decision.kind})
+                             "decision": decision.kind,
+                             **({"reported": [c.answer for c in decision.reported]} if decision.kind == "subjects" else {})})
     return decision, step
 
 
@@ -489,7 +493,7 @@ def conflict_answer(question: str, decision: ConflictDecision, verifier, setting
     """Status conflict: each candidate stated with its own sources; candidates that do not survive
     verification against their own citations are dropped."""
     scored = []
-    for c in decision.clusters:
+    for c in decision.reported:
         cand = c.candidate()
         stances = [m.stance_support for m in c.members if m.stance_support is not None]
         if stances and len(stances) == len(c.members):
@@ -521,7 +525,7 @@ def conflict_answer(question: str, decision: ConflictDecision, verifier, setting
                            settings)
     return Answer(question=question, status=AnswerStatus.conflict,
                   answer="; ".join(c.answer for c, _ in candidates), sentences=sentences, confidence=conf,
-                  conflicts=[c for c, _ in candidates], trace=trace, strategy=strategy)
+                  conflicts=[c for c, _ in candidates], note=decision.note, trace=trace, strategy=strategy)
 
 
 def compared_answer(question: str, result, strategy: str, relevance_score: float, settings: Settings) -> Answer:

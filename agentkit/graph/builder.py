@@ -218,7 +218,7 @@ class GraphBuilder:
         evidence: EvidenceSet = state["evidence"]
         decision, step = G.resolve_conflicts(self.c.generator, _asked(state), evidence, self.s)
         update: dict[str, Any] = {"trace": [step]}
-        if decision.kind == "conflict":
+        if decision.kind in ("conflict", "subjects"):
             best = G.relevance(state["ranked"][0]) if state.get("ranked") else 0.0
             ans = G.conflict_answer(state["question"], decision, self.c.verifier, self.s, [], state["strategy"], best)
             if ans is not None:

@@ -226,7 +226,7 @@ def test_answers_about_different_subjects_of_one_name_are_all_reported_not_outvo
     """Two pages about the Missouri school against one about the Texas school: different subjects, not a
     majority over a single dissenter. A tampered copy of the Texas page is weighed against that page
     only (a tie within the subject), and a single source about the same subject is still outvoted."""
-    from agentkit.answer.conflicts import key_names, subject_qualifier
+    from agentkit.answer.conflicts import key_names, subject_groups, subject_qualifier
 
     def decision(answers: dict[str, str], docs):
         q, ev = _van_horn(*docs)
@@ -240,6 +240,15 @@ def test_answers_about_different_subjects_of_one_name_are_all_reported_not_outvo
 
     d = decision({"mo": "Missouri", "mo-2": "Missouri", "tx": "Texas", "tx-copy": "Oklahoma"}, VAN_HORN)
     assert d.kind == "subjects" and [c.answer for c in d.reported] == ["Missouri", "Texas", "Oklahoma"]
+
+    # a tampered copy that also changed the title's qualifier is still a copy of the page: one subject
+    copy = {"mo": "Missouri", "mo-2": "Missouri", "tx": "Texas", "tx-copy": "Oklahoma"}
+    q, ev = _van_horn(*VAN_HORN)
+    subjects = {d: subject_qualifier(ev, d, key_names(q)) for d in copy} | {"tx-copy": "oklahoma"}
+    tampered = [DocAnswer(d, a, [_cite(d)], source_group="tx" if d.startswith("tx") else d) for d, a in copy.items()]
+    d = decide(cluster_answers(tampered), subjects)
+    assert d.kind == "subjects" and [c.answer for c in d.reported] == ["Missouri", "Texas", "Oklahoma"], d
+    assert sorted(len(g) for g in subject_groups(d.clusters, subjects)) == [1, 2]
 
     # no page of another subject: two Texas pages against one undated copy stay a majority
     d = decision({"tx": "Texas", "mo-2": "Texas", "tx-copy": "Oklahoma"}, VAN_HORN)

@@ -546,25 +546,27 @@ def cluster_answers(answers: list[DocAnswer]) -> list[Cluster]:
 def subject_groups(clusters: list[Cluster], subjects: dict[str, str | None]) -> list[list[Cluster]]:
     """Clusters split by the subject their documents are about (``subject_qualifier``): answers from pages
     about different subjects of one name ("Van Horn High School (Missouri)", "(Texas)") answer different
-    questions, so they are never weighed against each other. Clusters sharing a subject stay together; a
-    cluster none of whose documents says its subject joins the best-supported group, where it is weighed
-    as before. One group: the subjects do not tell the answers apart."""
-    groups: list[tuple[set[str], list[Cluster]]] = []
-    unplaced = []
+    questions, so they are never weighed against each other. Clusters sharing a subject stay together, and
+    so do clusters whose documents are copies of one text (``source_group``): a tampered copy may change
+    the title's qualifier with the answer ("Kate Chopin House (New Orleans, Louisiana)"). Clusters none of
+    whose documents says its subject join the best-supported group, where they are weighed as before.
+    One group: the subjects do not tell the answers apart."""
+    groups: list[tuple[set[tuple[str, str]], list[Cluster], bool]] = []  # (keys, clusters, subject known)
     for c in clusters:  # best-supported first (cluster_answers' order)
-        known = {q for m in c.members if (q := subjects.get(m.doc_id))}
-        if not known:
-            unplaced.append(c)
-            continue
-        joined = [g for g in groups if g[0] & known]
-        merged = (known.union(*(g[0] for g in joined)), [x for g in joined for x in g[1]] + [c])
+        keys = {("subject", q) for m in c.members if (q := subjects.get(m.doc_id))}
+        known = bool(keys)
+        keys |= {("source", m.source_group or m.doc_id) for m in c.members}
+        joined = [g for g in groups if g[0] & keys]
+        merged = (keys.union(*(g[0] for g in joined)), [x for g in joined for x in g[1]] + [c],
+                  known or any(g[2] for g in joined))
         groups = [g for g in groups if not any(g is j for j in joined)] + [merged]
-    if len(groups) < 2:
+    placed = [g[1] for g in groups if g[2]]
+    if len(placed) < 2:
         return [clusters]
-    out = [g[1] for g in groups]
-    best = max(range(len(out)), key=lambda i: max(c.support for c in out[i]))
-    out[best] = sorted(out[best] + unplaced, key=lambda c: -c.support)
-    return sorted(out, key=lambda g: -max(c.support for c in g))
+    unplaced = [c for g in groups if not g[2] for c in g[1]]
+    best = max(range(len(placed)), key=lambda i: max(c.support for c in placed[i]))
+    placed[best] = sorted(placed[best] + unplaced, key=lambda c: -c.support)
+    return sorted(placed, key=lambda g: -max(c.support for c in g))
 
 
 def decide(clusters: list[Cluster], subjects: dict[str, str | None] | None = None) -> ConflictDecision:

@@ -220,6 +220,12 @@ def test_a_document_says_which_subject_of_a_shared_name_it_is_about():
     titled = build_evidence(q, [_scored("a", "It opened in 1955.", 0.9, "Van Horn High School (Missouri)"),
                                 _scored("b", "It opened in 1960.", 0.9, "Truman High School (Missouri)")])
     assert subject_qualifier(titled, "a", names) == "missouri" and subject_qualifier(titled, "b", names) is None
+    # a life span after the name is no disambiguation
+    q2 = "When was Justice Ritchie born?"
+    life = build_evidence(q2, [_scored("r", "Roland Ritchie Roland Almon Ritchie, (June 19, 1910 – June 5, 1988) was a "
+                                            "Canadian lawyer.", 0.9, ""),
+                               _scored("s", "Roland Ritchie (1910 – 1988) was a judge.", 0.9, "")])
+    assert subject_qualifier(life, "r", key_names(q2)) is None and subject_qualifier(life, "s", key_names(q2)) is None
 
 
 def test_answers_about_different_subjects_of_one_name_are_all_reported_not_outvoted():

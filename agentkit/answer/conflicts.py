@@ -240,8 +240,10 @@ def _subject_named(evidence: EvidenceSet, doc_id: str, names: list[str]) -> bool
 
 
 # "Van Horn High School (Texas) Van Horn High School is a public ...": an untitled page that opens with its
-# own title, disambiguation included
-_OPENING_TITLE = re.compile(r"^\s*(?P<name>[^()\n]{1,100}?)\s*\((?P<qualifier>[^()\n]{1,60})\)")
+# own title, disambiguation included. Not a parenthesis after a clause ("Roland Almon Ritchie, (June 19,
+# 1910 – June 5, 1988) was ..."): a life span or a birth date says nothing of which subject it is.
+_OPENING_TITLE = re.compile(r"^\s*(?P<name>[^()\n,;:]{1,100}?)\s*\((?P<qualifier>[^()\n]{1,60})\)")
+_NOT_QUALIFIER = re.compile(r"\d{3,4}\s*[–-]|^\s*(?:born|b\.|died|d\.)\s", re.IGNORECASE)
 
 
 def subject_qualifier(evidence: EvidenceSet, doc_id: str, names: list[str]) -> str | None:
@@ -256,7 +258,8 @@ def subject_qualifier(evidence: EvidenceSet, doc_id: str, names: list[str]) -> s
         m = _OPENING_TITLE.match(title)
     else:
         m = _OPENING_TITLE.match(evidence.opening(doc_id))
-    if m is None or not all(n in name_text(m.group("name")) for n in names):
+    if m is None or _NOT_QUALIFIER.search(m.group("qualifier")) \
+            or not all(n in name_text(m.group("name")) for n in names):
         return None
     return name_text(m.group("qualifier")).strip() or None
 

@@ -462,7 +462,8 @@ def resolve_conflicts(generator, question: str, evidence: EvidenceSet, settings:
     subjects = {a.doc_id: subject_qualifier(evidence, a.doc_id, names) for a in answers}
     decision = decide(cluster_answers(answers), subjects)
     step = TraceStep(stage="conflicts", seconds=time.perf_counter() - t0, prompt_tokens=ptoks, completion_tokens=ctoks,
-                     detail={"documents": len({a.doc_id for a in answers}), "aligned": len(paired),
+                     detail={"asked": [*dict.fromkeys(a.doc_id for a in paired), *docs],
+                             "documents": len({a.doc_id for a in answers}), "aligned": len(paired),
                              "clusters": [[c.answer, c.support] for c in decision.clusters],
                              "decision": decision.kind,
                              **({"reported": [c.answer for c in decision.reported]} if decision.kind == "subjects" else {})})

@@ -215,11 +215,11 @@ def test_a_document_says_which_subject_of_a_shared_name_it_is_about():
 
     q, ev = _van_horn("mo", "mo-2", "tx")
     names = key_names(q)
-    assert [subject_qualifier(ev, d, names) for d in ("mo", "mo-2", "tx")] == ["missouri", None, "texas"]
+    assert [subject_qualifier(ev, d, names) for d in ("mo", "mo-2", "tx")] == ["Missouri", None, "Texas"]
     # a titled page by its title; a qualifier of another name says nothing about this one
     titled = build_evidence(q, [_scored("a", "It opened in 1955.", 0.9, "Van Horn High School (Missouri)"),
                                 _scored("b", "It opened in 1960.", 0.9, "Truman High School (Missouri)")])
-    assert subject_qualifier(titled, "a", names) == "missouri" and subject_qualifier(titled, "b", names) is None
+    assert subject_qualifier(titled, "a", names) == "Missouri" and subject_qualifier(titled, "b", names) is None
     # a life span after the name is no disambiguation
     q2 = "When was Justice Ritchie born?"
     life = build_evidence(q2, [_scored("r", "Roland Ritchie Roland Almon Ritchie, (June 19, 1910 – June 5, 1988) was a "
@@ -241,7 +241,7 @@ def test_answers_about_different_subjects_of_one_name_are_all_reported_not_outvo
 
     d = decision({"mo": "Missouri", "mo-2": "Missouri", "tx": "Texas"}, VAN_HORN)
     assert d.kind == "subjects" and [c.answer for c in d.reported] == ["Missouri", "Texas"], d
-    assert "missouri" in d.note and "texas" in d.note
+    assert "Missouri (Missouri)" in d.note and "Texas (Texas)" in d.note
     assert decide(d.clusters).kind == "majority"  # without subjects: the two pages outvote the one
 
     d = decision({"mo": "Missouri", "mo-2": "Missouri", "tx": "Texas", "tx-copy": "Oklahoma"}, VAN_HORN)
@@ -250,7 +250,7 @@ def test_answers_about_different_subjects_of_one_name_are_all_reported_not_outvo
     # a tampered copy that also changed the title's qualifier is still a copy of the page: one subject
     copy = {"mo": "Missouri", "mo-2": "Missouri", "tx": "Texas", "tx-copy": "Oklahoma"}
     q, ev = _van_horn(*VAN_HORN)
-    subjects = {d: subject_qualifier(ev, d, key_names(q)) for d in copy} | {"tx-copy": "oklahoma"}
+    subjects = {d: subject_qualifier(ev, d, key_names(q)) for d in copy} | {"tx-copy": "Oklahoma"}
     tampered = [DocAnswer(d, a, [_cite(d)], source_group="tx" if d.startswith("tx") else d) for d, a in copy.items()]
     d = decide(cluster_answers(tampered), subjects)
     assert d.kind == "subjects" and [c.answer for c in d.reported] == ["Missouri", "Texas", "Oklahoma"], d

@@ -248,7 +248,7 @@ _NOT_QUALIFIER = re.compile(r"\d{3,4}\s*[–-]|^\s*(?:born|b\.|died|d\.)\s", re.
 
 def subject_qualifier(evidence: EvidenceSet, doc_id: str, names: list[str]) -> str | None:
     """Which of several subjects of the question's name a document is about: the disambiguation of its
-    title ("Holy Smoke (Peter Murphy album)" -> "peter murphy album"), or of the title an untitled document
+    title ("Holy Smoke (Peter Murphy album)" -> "Peter Murphy album"), or of the title an untitled document
     opens with, when the name before it carries every name of the question. None when the document does
     not say (no qualifier, another name, the opening not retrieved)."""
     if not names:
@@ -261,7 +261,7 @@ def subject_qualifier(evidence: EvidenceSet, doc_id: str, names: list[str]) -> s
     if m is None or _NOT_QUALIFIER.search(m.group("qualifier")) \
             or not all(n in name_text(m.group("name")) for n in names):
         return None
-    return name_text(m.group("qualifier")).strip() or None
+    return " ".join(m.group("qualifier").split()) or None
 
 
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -556,7 +556,7 @@ def subject_groups(clusters: list[Cluster], subjects: dict[str, str | None]) -> 
     One group: the subjects do not tell the answers apart."""
     groups: list[tuple[set[tuple[str, str]], list[Cluster], bool]] = []  # (keys, clusters, subject known)
     for c in clusters:  # best-supported first (cluster_answers' order)
-        keys = {("subject", q) for m in c.members if (q := subjects.get(m.doc_id))}
+        keys = {("subject", name_text(q)) for m in c.members if (q := subjects.get(m.doc_id))}
         known = bool(keys)
         keys |= {("source", m.source_group or m.doc_id) for m in c.members}
         joined = [g for g in groups if g[0] & keys]

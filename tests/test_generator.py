@@ -331,6 +331,31 @@ def test_yes_probability_reuses_the_shared_prefix(local_gen):
     assert second.cached_tokens >= local_gen.count_tokens(f"{JUDGE} Question: {q}")
 
 
+@pytest.mark.integration
+def test_a_system_prompt_evicted_by_other_calls_is_restored_not_evaluated_again(local_gen):
+    """Calls with different system messages alternate within one question (answer, entailment check,
+    stance): each system prefix's KV state is kept, so coming back to it costs no prefill, and the model's
+    output is what it is from a cold cache."""
+    schema = {"type": "object", "properties": {"answer": {"type": "string", "maxLength": 40}}, "required": ["answer"]}
+    msgs = [{"role": "system", "content": "Answer from the documents. Reply in JSON."},
+            {"role": "user", "content": f"{DOCS}\n\nWhat is the capital of Australia?"}]
+    judge = _judge("Which river flows through Vienna?", "The Danube flows through Vienna.")
+    system_len = local_gen._system_len(msgs)
+    assert system_len >= local_gen.count_tokens("Answer from the documents. Reply in JSON.")
+
+    local_gen._m.prefixes.clear()
+    cold = local_gen.chat(msgs, json_schema=schema, max_tokens=30)
+    cold_judge = local_gen.yes_probability([judge])[0]
+    assert cold.cached_tokens < system_len  # first time: the system prefix was evaluated
+    warm = local_gen.chat(msgs, json_schema=schema, max_tokens=30)  # the judge's prompt holds the context now
+    assert warm.cached_tokens >= system_len and warm.text == cold.text
+    restored_judge = local_gen.yes_probability([judge])[0]
+    assert local_gen.last_usage.cached_tokens >= local_gen._system_len(judge)
+    # the same up to the float rounding of evaluating the prompt in other batches (~0.003 here); a state
+    # restored wrong would read another prompt
+    assert restored_judge == pytest.approx(cold_judge, abs=0.02)
+
+
 # ---------------------------------------------------------------------------------------------- HTTP integration
 
 SERVER_MODULES = ("uvicorn", "fastapi", "sse_starlette", "starlette_context")

@@ -21,7 +21,8 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,14 @@ class _LoadedModel:
     formatter: Any  # llama_cpp.llama_chat_format.Jinja2ChatFormatter
     yes_ids: list[int]
     no_ids: list[int]
+    # KV state of the system-message prefixes evaluated lately (tokens -> llama.cpp sequence state). The
+    # calls of one question alternate between prompts (answer, entailment check, per-document stance), so
+    # each would otherwise prefill its system message again after the others evicted it.
+    prefixes: OrderedDict = field(default_factory=OrderedDict)
+    system_lens: dict = field(default_factory=dict)
+
+
+PREFIX_STATES = 4  # system prompts kept; each costs ~28 KB of KV per token for the 1.5B model
 
 
 _MODELS: dict[tuple[str, int, int], _LoadedModel] = {}
@@ -233,12 +242,18 @@ class LlamaCppGenerator:
                     f"prompt has {len(tokens)} tokens but the context holds {self.n_ctx}; "
                     "shorten the evidence or raise n_ctx"
                 )
+            t_prefix = time.perf_counter()
+            evaluated = self._ensure_prefix(tokens, self._system_len(messages))
+            t_prefix = time.perf_counter() - t_prefix
             max_new = min(max_tokens, self.n_ctx - len(tokens))
             stops = list(stop or []) + _as_list(fmt.stop)
             if grammar is None:
                 comp = self._free_completion(tokens, fmt, max_new, temperature, stops)
             else:
                 comp = self._constrained_completion(tokens, grammar._grammar, max_new, temperature, stops)
+            # a system prefix evaluated just now was not reused; one restored from its kept state was
+            comp.cached_tokens -= evaluated
+            comp.prefill_seconds = (comp.prefill_seconds or 0.0) + t_prefix
         comp.seconds = time.perf_counter() - t0
         comp.decode_seconds = max(0.0, comp.seconds - (comp.prefill_seconds or 0.0))
         self._record(Usage(calls=1, prompt_tokens=comp.prompt_tokens, cached_tokens=comp.cached_tokens,
@@ -268,7 +283,8 @@ class LlamaCppGenerator:
                     )
             for i in sorted(range(len(encoded)), key=lambda j: encoded[j]):
                 toks = encoded[i]
-                cached = self._eval_suffix(toks)
+                evaluated = self._ensure_prefix(toks, self._system_len(prompts[i]))
+                cached = self._eval_suffix(toks) - evaluated
                 logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))
                 results[i] = yes_share(logits[self._m.yes_ids].tolist(), logits[self._m.no_ids].tolist())
                 total += len(toks)
@@ -418,6 +434,59 @@ class LlamaCppGenerator:
         fmt = self._m.formatter(messages=clean_messages(messages))
         tokens = self._m.llm.tokenize(fmt.prompt.encode("utf-8"), add_bos=not fmt.added_special, special=True)
         return tokens, fmt
+
+    def _system_len(self, messages: list[dict]) -> int:
+        """Tokens of the chat up to where the first user message starts, when the chat opens with a system
+        message (0 otherwise): the part of the prompt shared by every call with that system message."""
+        if not messages or messages[0].get("role") != "system" or len(messages) < 2:
+            return 0
+        system = str(messages[0].get("content", ""))
+        if system not in self._m.system_lens:
+            a, _ = self._prompt([messages[0], {"role": "user", "content": "a"}])
+            b, _ = self._prompt([messages[0], {"role": "user", "content": "b"}])
+            self._m.system_lens[system] = common_prefix_len(np.asarray(a), b)
+        return self._m.system_lens[system]
+
+    def _ensure_prefix(self, tokens: list[int], prefix_len: int) -> int:
+        """Make the context start with ``tokens[:prefix_len]`` (a system prefix) without evaluating it again
+        where its KV state was kept: restore that state when the context holds less of the prompt, else
+        evaluate the prefix on its own and keep its state. Returns the tokens evaluated here. Caller holds
+        the lock."""
+        llm = self._m.llm
+        if prefix_len <= 0 or prefix_len >= len(tokens):
+            return 0
+        have = common_prefix_len(llm._input_ids, tokens)
+        if have >= prefix_len:
+            return 0
+        llama_cpp = _import_llama_cpp()
+        key = tuple(tokens[:prefix_len])
+        state = self._m.prefixes.get(key)
+        if state is not None:
+            llm._ctx.kv_cache_clear()
+            if llama_cpp.llama_state_seq_set_data(llm.ctx, state, len(state), 0):
+                llm.input_ids[:prefix_len] = key
+                llm.n_tokens = prefix_len
+                self._m.prefixes.move_to_end(key)
+                return 0
+            llm.reset()  # a state that does not load is dropped; the prompt is evaluated as usual
+            llm._ctx.kv_cache_clear()
+            del self._m.prefixes[key]
+            return 0
+        if have < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, have, -1):
+            return 0  # this model's cache cannot drop a suffix (recurrent): nothing to keep
+        llm.n_tokens = have
+        try:
+            llm.eval(tokens[have:prefix_len])
+        except RuntimeError as exc:
+            llm.reset()
+            raise GenerationError(f"llama.cpp evaluation failed: {exc}") from exc
+        size = llama_cpp.llama_state_seq_get_size(llm.ctx, 0)
+        buf = (ctypes.c_uint8 * size)()
+        if llama_cpp.llama_state_seq_get_data(llm.ctx, buf, size, 0) == size:
+            self._m.prefixes[key] = buf
+            while len(self._m.prefixes) > PREFIX_STATES:
+                self._m.prefixes.popitem(last=False)
+        return prefix_len - have
 
     def _eval_suffix(self, tokens: list[int]) -> int:
         """Make the context hold exactly ``tokens`` with fresh logits for the last one; return reused count."""

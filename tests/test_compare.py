@@ -255,3 +255,16 @@ def test_a_rejected_year_gives_way_to_another_year_of_the_sentence_nearest_the_q
     res = compare(Answers({"Ilan Vesk": "1958", "Teodor Brannick": "3 February 1945"}), verifier, q, [vesk, brannick])
     assert res.answer == "Ilan Vesk" and res.sides[0].value == "1928"
     assert verifier.claims[:2] == ["Ilan Vesk was born in 1958.", "Ilan Vesk was born in 1928."]
+
+
+def test_a_page_titled_with_the_name_alone_comes_before_one_about_another_subject_of_it():
+    """"Ed Wood (film)" is about a film: ranked above the director's own page, its sentences described the
+    film's nationality as his."""
+    from agentkit.answer.compare import passages_naming
+
+    film = _p("ewf", "Ed Wood (film)", "Ed Wood is a 1994 American biographical film directed by Tim Burton.", 0.9)
+    works = _p("ewl", "Ed Wood filmography", "Ed Wood directed Glen or Glenda in 1953.", 0.95)
+    chosen, titled = passages_naming("Ed Wood", [works, film, WOOD, COLLIS])
+    assert titled and [p.chunk.doc_id for p in chosen] == ["ew", "ewf"]
+    # with no page titled with the name alone, the qualified one still counts as its page
+    assert [p.chunk.doc_id for p in passages_naming("Ed Wood", [works, film])[0]] == ["ewf", "ewl"]

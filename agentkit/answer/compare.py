@@ -32,6 +32,7 @@ from agentkit.answer.evidence import (
 )
 from agentkit.answer.prompts import GROUNDED_SYSTEM, POLAR_STANCES, extract_schema, is_polar
 from agentkit.errors import GenerationError
+from agentkit.retrieve.links import bare_title
 from agentkit.types import ScoredPassage
 
 # lower-case words that may sit inside a name ("In the Realm of the Hackers", "Gerald R. Ford")
@@ -189,9 +190,17 @@ def date_key(value: str) -> tuple[int, int, int] | None:
 
 def passages_naming(name: str, passages: list[ScoredPassage], limit: int = 2) -> tuple[list[ScoredPassage], bool]:
     """The passages about ``name``: titled with it, else mentioning it; best-ranked first, one per document.
-    The flag says whether they are titled with it (else only their sentences naming it are about it)."""
+    The flag says whether they are titled with it (else only their sentences naming it are about it).
+    A page titled with the name alone comes before one whose title adds a qualifier, which names another
+    subject ("Ed Wood (film)" is about a film: its "American" is the film's, not the director's), and
+    both before titles that only contain the name ("Ed Wood filmography")."""
     key = name_text(name)
-    titled = [p for p in passages if key in name_text(p.title or "")]
+
+    def closeness(p: ScoredPassage) -> int:
+        title = name_text(p.title or "")
+        return 0 if title == key else 1 if name_text(bare_title(p.title or "")) == key else 2
+
+    titled = sorted((p for p in passages if key in name_text(p.title or "")), key=closeness)
     chosen = titled or [p for p in passages if key in name_text(p.chunk.text)]
     out: dict[str, ScoredPassage] = {}
     for p in chosen:

@@ -268,3 +268,14 @@ def test_a_page_titled_with_the_name_alone_comes_before_one_about_another_subjec
     assert titled and [p.chunk.doc_id for p in chosen] == ["ew", "ewf"]
     # with no page titled with the name alone, the qualified one still counts as its page
     assert [p.chunk.doc_id for p in passages_naming("Ed Wood", [works, film])[0]] == ["ewf", "ewl"]
+    # ranked without the director's page: his own search finds it, and his side is read from it
+    searched = []
+
+    def search(sub_question):
+        searched.append(sub_question)
+        return [WOOD]
+
+    res = compare(Answers({"Scott Derrickson": "American", "Ed Wood": "American"}), Verifier(),
+                  "Were Scott Derrickson and Ed Wood of the same nationality?", [DERRICKSON, film], search=search)
+    assert res.answer == "yes" and searched == ["Was Ed Wood of which nationality?"]
+    assert [x.doc_id for x in res.sides[1].cited] == ["ew"]

@@ -188,6 +188,10 @@ def date_key(value: str) -> tuple[int, int, int] | None:
     return int(years[0]), month, day
 
 
+def _titled_alone(p: ScoredPassage, name: str) -> bool:
+    return name_text(p.title or "") == name_text(name)
+
+
 def passages_naming(name: str, passages: list[ScoredPassage], limit: int = 2) -> tuple[list[ScoredPassage], bool]:
     """The passages about ``name``: titled with it, else mentioning it; best-ranked first, one per document.
     The flag says whether they are titled with it (else only their sentences naming it are about it).
@@ -197,8 +201,7 @@ def passages_naming(name: str, passages: list[ScoredPassage], limit: int = 2) ->
     key = name_text(name)
 
     def closeness(p: ScoredPassage) -> int:
-        title = name_text(p.title or "")
-        return 0 if title == key else 1 if name_text(bare_title(p.title or "")) == key else 2
+        return 0 if _titled_alone(p, name) else 1 if name_text(bare_title(p.title or "")) == key else 2
 
     titled = sorted((p for p in passages if key in name_text(p.title or "")), key=closeness)
     chosen = titled or [p for p in passages if key in name_text(p.chunk.text)]
@@ -250,8 +253,12 @@ def _stance_support(verifier, sub_question: str, stance: str, cited: list[Eviden
 def _own_evidence(name: str, sub_q: str, passages: list[ScoredPassage], embed, search) -> EvidenceSet | str:
     """The sentences about ``name`` (its own pages first, its own search when none names it), or why none."""
     own, titled = passages_naming(name, passages)
-    if not own and search is not None:  # the whole question's ranking can favour the other thing
-        own, titled = passages_naming(name, search(sub_q))
+    if search is not None and (not own or not _titled_alone(own[0], name)):
+        # the whole question's ranking can favour the other thing, or a page about another subject of the
+        # name ("Ed Wood (film)" ranked, "Ed Wood" not): its own search may find its own page
+        found, found_titled = passages_naming(name, search(sub_q))
+        if not own or (found and _titled_alone(found[0], name)):
+            own, titled = found, found_titled
     if not own:
         return f"no passage names {name}"
     ev = build_evidence(sub_q, own, embed=embed, max_sentences=4, max_chars=900, min_per_passage=1)

@@ -257,7 +257,7 @@ def test_a_rejected_year_gives_way_to_another_year_of_the_sentence_nearest_the_q
     assert verifier.claims[:2] == ["Ilan Vesk was born in 1958.", "Ilan Vesk was born in 1928."]
 
 
-def test_a_page_titled_with_the_name_alone_comes_before_one_about_another_subject_of_it():
+def test_a_page_titled_with_the_name_alone_is_read_not_one_about_another_subject_of_it():
     """"Ed Wood (film)" is about a film: ranked above the director's own page, its sentences described the
     film's nationality as his."""
     from agentkit.answer.compare import passages_naming
@@ -265,7 +265,7 @@ def test_a_page_titled_with_the_name_alone_comes_before_one_about_another_subjec
     film = _p("ewf", "Ed Wood (film)", "Ed Wood is a 1994 American biographical film directed by Tim Burton.", 0.9)
     works = _p("ewl", "Ed Wood filmography", "Ed Wood directed Glen or Glenda in 1953.", 0.95)
     chosen, titled = passages_naming("Ed Wood", [works, film, WOOD, COLLIS])
-    assert titled and [p.chunk.doc_id for p in chosen] == ["ew", "ewf"]
+    assert titled and [p.chunk.doc_id for p in chosen] == ["ew", "ewl"]
     # with no page titled with the name alone, the qualified one still counts as its page
     assert [p.chunk.doc_id for p in passages_naming("Ed Wood", [works, film])[0]] == ["ewf", "ewl"]
     # ranked without the director's page: his own search finds it, and his side is read from it

@@ -195,15 +195,18 @@ def _titled_alone(p: ScoredPassage, name: str) -> bool:
 def passages_naming(name: str, passages: list[ScoredPassage], limit: int = 2) -> tuple[list[ScoredPassage], bool]:
     """The passages about ``name``: titled with it, else mentioning it; best-ranked first, one per document.
     The flag says whether they are titled with it (else only their sentences naming it are about it).
-    A page titled with the name alone comes before one whose title adds a qualifier, which names another
-    subject ("Ed Wood (film)" is about a film: its "American" is the film's, not the director's), and
-    both before titles that only contain the name ("Ed Wood filmography")."""
+    A page titled with the name alone comes first, and where there is one, pages whose title adds a
+    qualifier are left out: they are about another subject ("Ed Wood (film)" is about a film: its
+    "American" is the film's, not the director's); titles that only contain the name ("Ed Wood
+    filmography") come last."""
     key = name_text(name)
 
     def closeness(p: ScoredPassage) -> int:
         return 0 if _titled_alone(p, name) else 1 if name_text(bare_title(p.title or "")) == key else 2
 
     titled = sorted((p for p in passages if key in name_text(p.title or "")), key=closeness)
+    if titled and closeness(titled[0]) == 0:  # its own page is here: pages of other subjects are not about it
+        titled = [p for p in titled if closeness(p) != 1]
     chosen = titled or [p for p in passages if key in name_text(p.chunk.text)]
     out: dict[str, ScoredPassage] = {}
     for p in chosen:

@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     answer_check_threshold: float = Field(
         0.55, description="min P(the cited evidence answers the question with the short answer); 0 turns the "
         "check off. Each sentence can be supported while the answer is about something else")
+    answer_prob_weight: float = Field(
+        0.25, ge=0, description="the answer check's bar rises by this much per unit the generator's own "
+        "probability for its short answer falls below answer_prob_center (and drops as it rises above); "
+        "0 keeps the bar fixed. Both signals are noisy; together they rank right above wrong answers better "
+        "than either (AUROC on 62 HotpotQA drafts: check 0.739, probability 0.672, both 0.765)")
+    answer_prob_center: float = Field(
+        0.85, ge=0, le=1, description="the generator probability at which the answer check's bar is "
+        "answer_check_threshold itself")
     regenerate_unsupported: int = Field(1, ge=0, le=3)
     detect_conflicts: bool = True
     calculate_arithmetic: bool = Field(

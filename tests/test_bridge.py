@@ -309,3 +309,34 @@ def test_after_a_reflection_an_answer_must_cite_a_word_of_the_question_beyond_it
     assert verify({**after, "draft": wrong})["verified"].answer_rejected
     assert verify({**after, "draft": right})["verified"].sentences
     assert verify({**base, "reflections": [], "draft": wrong})["verified"].sentences
+
+
+class JustPasses(Passes):
+    """A verifier's model that is barely sure of everything: the answer check's P is 0.58."""
+
+    def yes_probability(self, prompts):
+        return [0.58 for _ in prompts]
+
+
+def test_an_answer_the_generator_hesitated_over_needs_a_surer_answer_check():
+    """The same borderline check (0.58) passes an answer the generator wrote without hesitation and turns
+    down one it hesitated over: the bar is 0.55 + 0.25 * (0.85 - P(short answer)). With the weight at 0 or
+    no probability from the backend the bar stays 0.55."""
+    from agentkit.answer.grounded import Draft
+
+    q = "When was VCU founded?"
+    evidence = build_evidence(q, [VCU])
+    founded = next(s for s in evidence.sentences if "1838" in s.text)
+    state = {"question": q, "strategy": "grounded", "evidence": evidence}
+
+    def verify(answer_prob, **settings):
+        node = GraphBuilder(Components(Settings(**settings), verifier=None, generator=JustPasses())).verify
+        draft = Draft(answer="1838", sentences=[("VCU was founded in 1838.", [founded.id])], answer_prob=answer_prob)
+        return node({**state, "draft": draft})
+
+    sure, unsure = verify(0.97), verify(0.55)
+    assert sure["verified"].sentences and not sure["verified"].answer_rejected
+    assert unsure["verified"].answer_rejected and unsure["rejected"] == ["1838"]
+    assert unsure["trace"][0].detail["answer_check_bar"] > 0.58 > sure["trace"][0].detail["answer_check_bar"]
+    assert verify(None)["verified"].sentences
+    assert verify(0.55, answer_prob_weight=0.0)["verified"].sentences

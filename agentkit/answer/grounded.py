@@ -330,6 +330,17 @@ def answer_check(question: str, verified: VerifiedDraft, verifier, settings: Set
     return float(verifier.support([(answer_claim(question, verified.answer), quotes)])[0])
 
 
+def answer_check_bar(draft: Draft, settings: Settings) -> float:
+    """The answer check's pass mark for this draft: higher when the generator itself hesitated over the
+    short answer, lower when it was sure. Replayed on HotpotQA drafts, the generator's probability alone
+    as a veto-waiver (p >= 0.9 passes) wrote answers whose evidence had been removed ("Robert Erskine
+    Childers" at p 0.957); as a shift of the bar it only moves borderline checks."""
+    base = settings.answer_check_threshold
+    if base <= 0 or draft.answer_prob is None or settings.answer_prob_weight <= 0:
+        return base
+    return min(1.0, max(0.01, base + settings.answer_prob_weight * (settings.answer_prob_center - draft.answer_prob)))
+
+
 def answer_claim(question: str, answer: str) -> str:
     """The claim the answer check puts to the verifier. For a yes/no question the 1.5B verifier reads
     "the evidence shows that the answer is no" far better than "the answer to the question is no" (on
@@ -559,6 +570,7 @@ __all__ = [
     "bridge_connects",
     "bridge_evidence",
     "bridged_answer_check",
+    "answer_check_bar",
     "add_citations",
     "cite_short_answer",
     "verify_calculation",

@@ -306,7 +306,7 @@ class GraphBuilder:
 
     def verify(self, state: AgentState) -> dict:
         draft, q = state["draft"], _asked(state)
-        checked, bridged = None, None
+        checked, bridged, bar = None, None, None
         if draft.insufficient:
             v = G.VerifiedDraft(answer=draft.answer)
         elif state.get("reflections") and G.normalize_answer(draft.answer) in {
@@ -328,19 +328,22 @@ class GraphBuilder:
             if v.sentences and not G.answer_is_grounded(draft.answer, v.sentences):
                 reason = f"(the short answer '{draft.answer}' is not stated by the cited evidence)"
             elif v.sentences and not draft.calculated:  # a calculation's operands were checked when it was made
-                checked = G.answer_check(q, v, self.c.verifier, self.s,
+                # the pass mark moves with the generator's own probability for its short answer
+                bar = G.answer_check_bar(draft, self.s)
+                checking = self.s.model_copy(update={"answer_check_threshold": bar})
+                checked = G.answer_check(q, v, self.c.verifier, checking,
                                          extra=state.get("computations") or [], evidence=state["evidence"])
-                if checked is not None and checked < self.s.answer_check_threshold:
+                if checked is not None and checked < bar:
                     # one more look with the shown sentences that link the citations to the question
                     v, checked, bridged = G.bridged_answer_check(q, v, state["evidence"],
-                                                                 self.c.verifier, self.s, checked,
+                                                                 self.c.verifier, checking, checked,
                                                                  extra=state.get("computations") or [])
-                if checked is not None and checked < self.s.answer_check_threshold:
+                if checked is not None and checked < bar:
                     reason = f"(the cited evidence does not show that '{draft.answer}' answers the question)"
                 elif checked is not None and not G.cites_question_entity(q, v, state["evidence"]):
                     # right-sounding, but about another entity: only a bridge to the question's names saves it
                     v, checked, bridged = G.bridged_answer_check(q, v, state["evidence"],
-                                                                 self.c.verifier, self.s, 0.0, require_entity=True,
+                                                                 self.c.verifier, checking, 0.0, require_entity=True,
                                                                  extra=state.get("computations") or [])
                     if not bridged:
                         reason = "(the cited evidence does not mention what the question asks about)"
@@ -354,7 +357,8 @@ class GraphBuilder:
         cited = [state["evidence"].by_id(i) for _, ids in draft.sentences for i in ids] if v.answer_rejected else []
         ruled_out = list(dict.fromkeys(f"{e.start}:{e.doc_id}" for e in cited if e is not None))
         step = TraceStep(stage="verify", seconds=v.seconds, detail={"kept": len(v.sentences), "dropped": v.dropped,
-                                                                    "answer_check": checked, "bridge": bridged})
+                                                                    "answer_check": checked, "answer_check_bar": bar,
+                                                                    "bridge": bridged})
         return {"verified": v, "rejected": rejected, "ruled_out": ruled_out, "trace": [step]}
 
     def reflect(self, state: AgentState) -> dict:

@@ -114,19 +114,22 @@ def test_http_backend_gives_up_after_bounded_retries_when_nothing_listens():
 class _Server:
     """A real HTTP server on loopback that answers every POST with a canned status/body and records requests."""
 
-    def __init__(self, status: int, body: bytes):
+    def __init__(self, status: int, body: bytes, refuse_logprobs: bool = False):
         self.requests: list[dict] = []
         outer = self
+        refusal = json.dumps({"error": "logprobs is not supported for models created with logits_all=False"}).encode()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
-                outer.requests.append({"path": self.path, "json": json.loads(self.rfile.read(length) or b"{}")})
-                self.send_response(status)
+                request = json.loads(self.rfile.read(length) or b"{}")
+                outer.requests.append({"path": self.path, "json": request})
+                code, reply = (500, refusal) if refuse_logprobs and request.get("logprobs") else (status, body)
+                self.send_response(code)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(reply)
 
             def log_message(self, *args):
                 pass
@@ -144,9 +147,9 @@ class _Server:
 def canned():
     servers = []
 
-    def make(status: int, body: object) -> _Server:
+    def make(status: int, body: object, refuse_logprobs: bool = False) -> _Server:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        srv = _Server(status, raw)
+        srv = _Server(status, raw, refuse_logprobs)
         servers.append(srv)
         return srv
 
@@ -194,6 +197,51 @@ def test_http_request_carries_schema_in_the_chosen_style(canned):
     assert second["response_format"]["type"] == "json_schema"
     assert second["response_format"]["json_schema"]["schema"] == schema
     assert first["model"] == "m" and first["temperature"] == 0.0
+
+
+def _token(text: str, logprob: float, with_bytes: bool = True) -> dict:
+    return {"token": text, "logprob": logprob, "bytes": list(text.encode()) if with_bytes else None}
+
+
+def test_http_chat_reads_the_short_answers_token_probabilities(canned):
+    from agentkit.answer.grounded import answer_token_probs
+
+    # the short answer's tokens ("Can", "berra", "é") are read; the JSON around them is not. "é" arrives as
+    # two byte-level tokens (OpenAI/vLLM send their bytes; llama_cpp.server sends bytes null)
+    pieces = [('{"answer": "', -0.01), ("Can", -0.7), ("berra", -0.2)]
+    for with_bytes in (True, False):
+        tokens = [_token(t, lp, with_bytes) for t, lp in pieces]
+        if with_bytes:
+            tokens += [{"token": "", "logprob": -0.1, "bytes": [0xC3]}, {"token": "é", "logprob": -0.1, "bytes": [0xA9]}]
+        else:
+            tokens += [_token("é", -0.2, False)]
+        tokens += [_token('"}', -0.01, with_bytes)]
+        text = '{"answer": "Canberraé"}'
+        ok = {"choices": [{"message": {"content": text}, "finish_reason": "stop",
+                           "logprobs": {"content": tokens}}], "usage": {"prompt_tokens": 9, "completion_tokens": 6}}
+        srv = canned(200, ok)
+        comp = OpenAIGenerator(srv.url).chat([{"role": "user", "content": "x"}], json_schema={"type": "object"})
+        assert srv.requests[0]["json"]["logprobs"] is True and srv.requests[0]["json"]["top_logprobs"] >= 1
+        mean, low = answer_token_probs(comp)
+        assert mean == pytest.approx(np.exp((-0.7 - 0.2 - 0.2) / (4 if with_bytes else 3)))
+        assert low == pytest.approx(np.exp(-0.7))
+
+
+def test_http_chat_without_logprobs_answers_and_asks_without_them_from_then_on(canned):
+    ok = {"choices": [{"message": {"content": '{"answer": "Canberra"}'}, "finish_reason": "stop"}],
+          "usage": {"prompt_tokens": 9, "completion_tokens": 6}}
+    srv = canned(200, ok, refuse_logprobs=True)
+    gen = OpenAIGenerator(srv.url)
+    for _ in range(2):
+        comp = gen.chat([{"role": "user", "content": "x"}], json_schema={"type": "object"})
+        assert comp.text == '{"answer": "Canberra"}' and comp.token_logprobs is None
+    assert [bool(r["json"].get("logprobs")) for r in srv.requests] == [True, False, False]
+    # a server that simply sends none: no probabilities, no error
+    comp = OpenAIGenerator(canned(200, ok).url).chat([{"role": "user", "content": "x"}])
+    assert comp.token_logprobs is None and comp.token_ends is None
+    # other errors are not mistaken for a logprobs refusal
+    with pytest.raises(GenerationError, match="HTTP 400"):
+        OpenAIGenerator(canned(400, {"error": "context length exceeded"}).url).chat([{"role": "user", "content": "x"}])
 
 
 # ---------------------------------------------------------------------------------------------- llama.cpp unit
@@ -442,3 +490,13 @@ def test_http_backend_round_trip_against_a_real_llama_server(llama_server):
     (p,) = gen.yes_probability([_judge("What is the capital of Australia?", "Canberra is Australia's capital.")])
     assert 0.0 <= p <= 1.0
     assert gen.count_tokens("hello world") >= 2
+    # the server reports each generated token's log-probability: the answer check's bar can read them
+    assert comp.token_logprobs and len(comp.token_logprobs) == len(comp.token_ends)
+    assert comp.token_ends[-1] == len(comp.text) and all(lp <= 0 for lp in comp.token_logprobs)
+    from agentkit.answer.grounded import answer_token_probs
+
+    answer = gen.chat([{"role": "user", "content": f"{DOCS}\n\nWhich city is Australia's capital? JSON."}],
+                      json_schema={"type": "object", "properties": {"answer": {"type": "string", "maxLength": 30}},
+                                   "required": ["answer"]}, max_tokens=30)
+    mean, low = answer_token_probs(answer)
+    assert json.loads(answer.text)["answer"] and 0.0 < low <= mean <= 1.0

@@ -6,12 +6,15 @@ JSON-schema constraint: ``llama_cpp.server`` takes ``{"type": "json_object", "sc
 cannot convert a schema, so callers should still validate the result.
 
 ``yes_probability`` asks for one token with ``logprobs``/``top_logprobs``; llama_cpp.server needs the
-model loaded with ``logits_all`` (its default is on).
+model loaded with ``logits_all`` (its default is on). ``chat`` asks for the log-probability of each
+generated token too (the answer check's bar reads the short answer's); a server that refuses logprobs is
+asked again without them, once, and remembered.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any, Literal
 
@@ -45,6 +48,7 @@ class OpenAIGenerator:
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
         )
         self._tokenize_path: str | None = None  # discovered on first count_tokens
+        self._chat_logprobs = True  # turned off for good when the server refuses them
         self.last_usage = Usage()
         self.total_usage = Usage()
 
@@ -66,7 +70,7 @@ class OpenAIGenerator:
         if json_schema is not None:
             payload["response_format"] = self._response_format(json_schema)
         t0 = time.perf_counter()
-        data = self._post("/v1/chat/completions", payload)
+        data = self._post_chat(payload)
         seconds = time.perf_counter() - t0
         choice = _first_choice(data)
         text = _get(choice, "message", "content")
@@ -74,10 +78,12 @@ class OpenAIGenerator:
             raise GenerationError(f"server response has no message content: {_short(data)}")
         usage = data.get("usage") or {}
         details = usage.get("prompt_tokens_details") or {}
+        logprobs, ends = _token_logprobs(_get(choice, "logprobs", "content"), text)
         comp = Completion(
             text=text, prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0), seconds=seconds,
             cached_tokens=int(details.get("cached_tokens") or 0), finish_reason=choice.get("finish_reason"),
+            token_logprobs=logprobs, token_ends=ends,
         )
         self._record(Usage(calls=1, prompt_tokens=comp.prompt_tokens, cached_tokens=comp.cached_tokens,
                            completion_tokens=comp.completion_tokens, seconds=seconds))
@@ -136,6 +142,18 @@ class OpenAIGenerator:
 
     # -- internals -------------------------------------------------------------------------------
 
+    def _post_chat(self, payload: dict) -> dict:
+        """A chat call with per-token logprobs (top_logprobs 1: llama_cpp.server reports none without it)."""
+        if not self._chat_logprobs:
+            return self._post("/v1/chat/completions", payload)
+        try:
+            return self._post("/v1/chat/completions", {**payload, "logprobs": True, "top_logprobs": 1})
+        except GenerationError as exc:
+            if "logprob" not in str(exc).lower() or "HTTP" not in str(exc):
+                raise
+            self._chat_logprobs = False  # e.g. llama_cpp.server without logits_all: answer without them
+            return self._post("/v1/chat/completions", payload)
+
     def _response_format(self, schema: dict) -> dict:
         if self.schema_style == "openai":
             return {"type": "json_schema", "json_schema": {"name": "response", "schema": schema, "strict": True}}
@@ -190,6 +208,30 @@ def _get(obj: Any, *keys: str) -> Any:
             return None
         obj = obj.get(k)
     return obj
+
+
+def _token_logprobs(content: Any, text: str) -> tuple[list[float] | None, list[int] | None]:
+    """Per-token log-probabilities and where each token ends in ``text``, from a chat response's
+    ``logprobs.content``; (None, None) when the server sent none or sent them in a shape not understood
+    (they only tune the answer check's bar, so their absence is not an error). Offsets come from the
+    tokens' UTF-8 ``bytes`` when given (a token may end inside a multi-byte character), else their text."""
+    if not isinstance(content, list) or not content:
+        return None, None
+    logprobs, ends, raw, pos = [], [], b"", 0
+    try:
+        for item in content:
+            logprobs.append(float(item["logprob"]))
+            if isinstance(item.get("bytes"), list):
+                raw += bytes(item["bytes"])
+                pos = len(raw.decode("utf-8", errors="ignore"))
+            else:
+                pos += len(str(item["token"]))
+            ends.append(min(pos, len(text)))
+    except (KeyError, TypeError, ValueError):
+        return None, None
+    if not all(math.isfinite(lp) for lp in logprobs):
+        return None, None
+    return [min(lp, 0.0) for lp in logprobs], ends
 
 
 def _short(data: Any) -> str:

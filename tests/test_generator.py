@@ -500,3 +500,25 @@ def test_http_backend_round_trip_against_a_real_llama_server(llama_server):
                                    "required": ["answer"]}, max_tokens=30)
     mean, low = answer_token_probs(answer)
     assert json.loads(answer.text)["answer"] and 0.0 < low <= mean <= 1.0
+
+
+@pytest.mark.integration
+def test_agent_over_the_http_backend_moves_the_answer_check_bar_with_the_servers_token_probabilities(
+        llama_server, tmp_path):
+    from agentkit import Agent, Corpus
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "capitals.txt").write_text("Canberra is the capital city of Australia. It was chosen as the capital "
+                                       "in 1908 as a compromise between Sydney and Melbourne.")
+    (docs / "mountains.txt").write_text("Mount Fuji is the highest mountain in Japan, at 3,776 metres.")
+    corpus = Corpus.build([docs], tmp_path / "idx", corpus="docs")
+    settings = Settings.from_preset("default", generator_url=llama_server, generator="qwen2.5-0.5b")
+    ans = Agent([corpus], settings).ask("What is the capital city of Australia?")
+    assert ans.status == "answered" and "Canberra" in ans.answer, ans.model_dump_json(indent=1)
+    assert all(c.quote in (docs / "capitals.txt").read_text() for c in ans.citations)
+    p = next(t for t in ans.trace if t.stage == "generate").detail["answer_prob"]
+    bar = next(t for t in ans.trace if t.stage == "verify").detail["answer_check_bar"]
+    assert p is not None and 0.0 < p <= 1.0
+    expected = settings.answer_check_threshold + settings.answer_prob_weight * (settings.answer_prob_center - p)
+    assert bar == pytest.approx(min(1.0, max(0.01, expected)))

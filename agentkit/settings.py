@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         "turns it off")
     generator_url: str | None = Field(None, description="OpenAI-compatible server base URL; replaces the local generator")
     generator_api_key: str | None = None
+    generator_logprobs: bool = Field(
+        False, description="ask the OpenAI-compatible server for each generated token's log-probability, so the "
+        "answer check's bar moves with the generator's probability for its short answer as it does locally. "
+        "Cheap on vLLM; llama_cpp.server (Python) spends ~0.6 s per generated token on them (a 26-token "
+        "answer: 21.7 s vs 5.0 s), hence off by default")
 
     # ingest
     chunk_size: int = Field(1000, ge=100, description="max characters per chunk")

@@ -220,7 +220,8 @@ def test_http_chat_reads_the_short_answers_token_probabilities(canned):
         ok = {"choices": [{"message": {"content": text}, "finish_reason": "stop",
                            "logprobs": {"content": tokens}}], "usage": {"prompt_tokens": 9, "completion_tokens": 6}}
         srv = canned(200, ok)
-        comp = OpenAIGenerator(srv.url).chat([{"role": "user", "content": "x"}], json_schema={"type": "object"})
+        comp = OpenAIGenerator(srv.url, token_logprobs=True).chat([{"role": "user", "content": "x"}],
+                                                                  json_schema={"type": "object"})
         assert srv.requests[0]["json"]["logprobs"] is True and srv.requests[0]["json"]["top_logprobs"] >= 1
         mean, low = answer_token_probs(comp)
         assert mean == pytest.approx(np.exp((-0.7 - 0.2 - 0.2) / (4 if with_bytes else 3)))
@@ -231,17 +232,24 @@ def test_http_chat_without_logprobs_answers_and_asks_without_them_from_then_on(c
     ok = {"choices": [{"message": {"content": '{"answer": "Canberra"}'}, "finish_reason": "stop"}],
           "usage": {"prompt_tokens": 9, "completion_tokens": 6}}
     srv = canned(200, ok, refuse_logprobs=True)
-    gen = OpenAIGenerator(srv.url)
+    gen = OpenAIGenerator(srv.url, token_logprobs=True)
     for _ in range(2):
         comp = gen.chat([{"role": "user", "content": "x"}], json_schema={"type": "object"})
         assert comp.text == '{"answer": "Canberra"}' and comp.token_logprobs is None
     assert [bool(r["json"].get("logprobs")) for r in srv.requests] == [True, False, False]
     # a server that simply sends none: no probabilities, no error
-    comp = OpenAIGenerator(canned(200, ok).url).chat([{"role": "user", "content": "x"}])
+    comp = OpenAIGenerator(canned(200, ok).url, token_logprobs=True).chat([{"role": "user", "content": "x"}])
     assert comp.token_logprobs is None and comp.token_ends is None
     # other errors are not mistaken for a logprobs refusal
     with pytest.raises(GenerationError, match="HTTP 400"):
-        OpenAIGenerator(canned(400, {"error": "context length exceeded"}).url).chat([{"role": "user", "content": "x"}])
+        OpenAIGenerator(canned(400, {"error": "context length exceeded"}).url, token_logprobs=True).chat(
+            [{"role": "user", "content": "x"}])
+    # off by default (llama_cpp.server pays ~0.6 s per generated token for them); Settings turn them on
+    srv = canned(200, ok)
+    OpenAIGenerator(srv.url).chat([{"role": "user", "content": "x"}])
+    assert "logprobs" not in srv.requests[0]["json"]
+    load_generator(Settings(generator_url=srv.url, generator_logprobs=True)).chat([{"role": "user", "content": "x"}])
+    assert srv.requests[1]["json"]["logprobs"] is True
 
 
 # ---------------------------------------------------------------------------------------------- llama.cpp unit
@@ -490,6 +498,10 @@ def test_http_backend_round_trip_against_a_real_llama_server(llama_server):
     (p,) = gen.yes_probability([_judge("What is the capital of Australia?", "Canberra is Australia's capital.")])
     assert 0.0 <= p <= 1.0
     assert gen.count_tokens("hello world") >= 2
+    assert comp.token_logprobs is None  # not asked for
+    gen = OpenAIGenerator(llama_server, model="qwen2.5-0.5b", token_logprobs=True)
+    comp = gen.chat([{"role": "user", "content": f"{DOCS}\n\nWhich city is Australia's capital? JSON."}],
+                    json_schema=schema, max_tokens=40)
     # the server reports each generated token's log-probability: the answer check's bar can read them
     assert comp.token_logprobs and len(comp.token_logprobs) == len(comp.token_ends)
     assert comp.token_ends[-1] == len(comp.text) and all(lp <= 0 for lp in comp.token_logprobs)
@@ -503,7 +515,7 @@ def test_http_backend_round_trip_against_a_real_llama_server(llama_server):
 
 
 @pytest.mark.integration
-def test_agent_over_the_http_backend_moves_the_answer_check_bar_with_the_servers_token_probabilities(
+def test_agent_over_the_http_backend_with_logprobs_moves_the_answer_check_bar(
         llama_server, tmp_path):
     from agentkit import Agent, Corpus
 
@@ -513,7 +525,8 @@ def test_agent_over_the_http_backend_moves_the_answer_check_bar_with_the_servers
                                        "in 1908 as a compromise between Sydney and Melbourne.")
     (docs / "mountains.txt").write_text("Mount Fuji is the highest mountain in Japan, at 3,776 metres.")
     corpus = Corpus.build([docs], tmp_path / "idx", corpus="docs")
-    settings = Settings.from_preset("default", generator_url=llama_server, generator="qwen2.5-0.5b")
+    settings = Settings.from_preset("default", generator_url=llama_server, generator="qwen2.5-0.5b",
+                                    generator_logprobs=True)
     ans = Agent([corpus], settings).ask("What is the capital city of Australia?")
     assert ans.status == "answered" and "Canberra" in ans.answer, ans.model_dump_json(indent=1)
     assert all(c.quote in (docs / "capitals.txt").read_text() for c in ans.citations)

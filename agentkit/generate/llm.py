@@ -160,7 +160,7 @@ _GENERATORS_LOCK = threading.Lock()
 def load_generator(settings: Settings) -> Generator:
     """The generator for these settings, created once per process (loading a GGUF takes seconds)."""
     key = (settings.generator, str(settings.home), settings.n_ctx, settings.n_threads, settings.draft_tokens,
-           settings.generator_url, settings.generator_api_key)
+           settings.generator_url, settings.generator_api_key, settings.generator_logprobs)
     with _GENERATORS_LOCK:
         gen = _GENERATORS.get(key)
         if gen is None:
@@ -174,7 +174,8 @@ def _create_generator(settings: Settings) -> Generator:
     if settings.generator_url:
         from agentkit.generate.openai_backend import OpenAIGenerator
 
-        return OpenAIGenerator(settings.generator_url, model=settings.generator, api_key=settings.generator_api_key)
+        return OpenAIGenerator(settings.generator_url, model=settings.generator, api_key=settings.generator_api_key,
+                               token_logprobs=settings.generator_logprobs)
     from agentkit.generate.llama_backend import LlamaCppGenerator
 
     return LlamaCppGenerator.from_settings(settings)

@@ -6,9 +6,11 @@ JSON-schema constraint: ``llama_cpp.server`` takes ``{"type": "json_object", "sc
 cannot convert a schema, so callers should still validate the result.
 
 ``yes_probability`` asks for one token with ``logprobs``/``top_logprobs``; llama_cpp.server needs the
-model loaded with ``logits_all`` (its default is on). ``chat`` asks for the log-probability of each
-generated token too (the answer check's bar reads the short answer's); a server that refuses logprobs is
-asked again without them, once, and remembered.
+model loaded with ``logits_all`` (its default is on). With ``token_logprobs``, ``chat`` asks for the
+log-probability of each generated token too (the answer check's bar reads the short answer's); a server
+that refuses them is asked again without them, once, and remembered. Off by default: llama_cpp.server
+sorts the whole vocabulary in Python for every generated token (measured with the 1.5B model on 2 cores:
+a 26-token constrained answer took 21.7 s with them, 5.0 s without).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class OpenAIGenerator:
 
     def __init__(self, base_url: str, *, model: str = "default", api_key: str | None = None,
                  schema_style: SchemaStyle = "llama_cpp", timeout: float = 120.0, connect_timeout: float = 5.0,
-                 retries: int = 3, backoff: float = 0.5, seed: int = 42):
+                 retries: int = 3, backoff: float = 0.5, seed: int = 42, token_logprobs: bool = False):
         if not base_url.startswith(("http://", "https://")):
             raise GenerationError(f"generator_url must start with http:// or https://, got {base_url!r}")
         self.base_url = base_url.rstrip("/").removesuffix("/v1")
@@ -48,7 +50,7 @@ class OpenAIGenerator:
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
         )
         self._tokenize_path: str | None = None  # discovered on first count_tokens
-        self._chat_logprobs = True  # turned off for good when the server refuses them
+        self._chat_logprobs = token_logprobs  # turned off for good when the server refuses them
         self.last_usage = Usage()
         self.total_usage = Usage()
 
@@ -143,7 +145,8 @@ class OpenAIGenerator:
     # -- internals -------------------------------------------------------------------------------
 
     def _post_chat(self, payload: dict) -> dict:
-        """A chat call with per-token logprobs (top_logprobs 1: llama_cpp.server reports none without it)."""
+        """A chat call, with per-token logprobs when asked for (top_logprobs 1: llama_cpp.server reports none
+        without it)."""
         if not self._chat_logprobs:
             return self._post("/v1/chat/completions", payload)
         try:

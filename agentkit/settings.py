@@ -47,8 +47,8 @@ class Settings(BaseSettings):
     generator_logprobs: bool = Field(
         False, description="ask the OpenAI-compatible server for each generated token's log-probability, so the "
         "answer check's bar moves with the generator's probability for its short answer as it does locally. "
-        "Cheap on vLLM; llama_cpp.server (Python) spends ~0.6 s per generated token on them (a 26-token "
-        "answer: 21.7 s vs 5.0 s), hence off by default")
+        "Cheap on vLLM; llama_cpp.server (Python) spends ~0.6 s per generated token on them (a 27-token "
+        "answer with the 1.5B: 22.2 s vs 5.4 s, evals/bench/bench_http_logprobs.py), hence off by default")
 
     # ingest
     chunk_size: int = Field(1000, ge=100, description="max characters per chunk")

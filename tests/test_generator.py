@@ -7,16 +7,12 @@ Unit tests need no model. Integration tests load the real GGUFs (1.5B locally, 0
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 
-import httpx
 import numpy as np
 import pytest
 from pydantic import BaseModel, Field
@@ -424,58 +420,18 @@ def llama_server(tmp_path_factory):
     if missing:
         pytest.skip(f"llama_cpp.server needs {', '.join(missing)}: pip install 'llama-cpp-python[server]==0.3.36'")
     from agentkit import models
-    from agentkit.generate.llama_backend import extra_buffers_usable
 
     try:
         path = models.resolve_generator("qwen2.5-0.5b")
     except ModelNotAvailableError as exc:
         pytest.skip(str(exc))
-    port = _free_port()
-    args = ["--model", str(path), "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--verbose", "false"]
-    if extra_buffers_usable(path):
-        cmd = [sys.executable, "-m", "llama_cpp.server", *args]
-    else:  # same workaround the local backend applies on CPUs whose AMX kernels crash
-        cmd = [sys.executable, "-c", _PATCHED_SERVER, *args]
-    # a file, not a pipe: the server logs a lot at start-up and would block on a full pipe
-    log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
-    log = open(log_path, "wb")  # noqa: SIM115 (closed in the finally below)
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
-    url = f"http://127.0.0.1:{port}"
+    from evals.bench.bench_http_logprobs import llama_server as running_server
+
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited ({proc.returncode}): {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("llama_cpp.server did not come up within 120 s")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-_PATCHED_SERVER = """
-import sys
-import llama_cpp.llama_cpp as C
-_orig = C.llama_model_default_params
-def _params():
-    p = _orig(); p.use_extra_bufts = False; return p
-C.llama_model_default_params = _params
-sys.argv = ["llama_cpp.server", *sys.argv[1:]]
-from llama_cpp.server.__main__ import main
-main()
-"""
+        with running_server(path, n_ctx=2048, log_path=tmp_path_factory.mktemp("llama_server") / "server.log") as url:
+            yield url
+    except RuntimeError as exc:  # the server exited or never came up
+        pytest.fail(str(exc))
 
 
 def _importable(module: str) -> bool:

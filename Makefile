@@ -33,6 +33,7 @@ demo: install
 
 # pytest exits 5 when no test was collected; that is a failure of the suite here, not a pass.
 test: install
+	$(VENV)/bin/ruff check agentkit evals tests
 	$(VENV)/bin/pytest -q -m "not integration" tests
 	$(VENV)/bin/pytest -q -m integration tests
 

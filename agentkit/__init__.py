@@ -29,7 +29,10 @@ _EXPORTS = {
     "ToolRegistry": "agentkit.tools",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Agent", "AgentEvent", "Answer", "AnswerSentence", "AnswerStatus", "Chunk", "Citation", "Corpus", "Document",
+    "ScoredPassage", "Settings", "ToolRegistry",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from agentkit.agent import Agent, AgentEvent

@@ -141,7 +141,7 @@ class Settings(BaseSettings):
         return sorted(PRESETS)
 
     @classmethod
-    def from_preset(cls, name: str = "default", **overrides: Any) -> "Settings":
+    def from_preset(cls, name: str = "default", **overrides: Any) -> Settings:
         if name not in PRESETS:
             raise SettingsError(f"unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}")
         values = dict(PRESETS[name])
@@ -157,7 +157,7 @@ class Settings(BaseSettings):
         return cls(**values)
 
     @classmethod
-    def load(cls, path: str | Path, **overrides: Any) -> "Settings":
+    def load(cls, path: str | Path, **overrides: Any) -> Settings:
         values = _read_settings_file(Path(path))
         preset = values.pop("preset", "default")
         values.update(overrides)

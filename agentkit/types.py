@@ -36,7 +36,7 @@ class Document(BaseModel):
     sha256: str = ""
 
     @model_validator(mode="after")
-    def _fill_hash(self) -> "Document":
+    def _fill_hash(self) -> Document:
         if not self.sha256:
             self.sha256 = sha256_text(self.text)
         return self
@@ -67,7 +67,7 @@ class Chunk(BaseModel):
     section: str | None = None
 
     @model_validator(mode="after")
-    def _check_span(self) -> "Chunk":
+    def _check_span(self) -> Chunk:
         if self.end - self.start != len(self.text) or self.start < 0:
             raise ValueError(f"chunk {self.id}: span [{self.start},{self.end}) does not match text length")
         return self
@@ -106,7 +106,7 @@ class Citation(BaseModel):
     quote: str
 
     @model_validator(mode="after")
-    def _check_span(self) -> "Citation":
+    def _check_span(self) -> Citation:
         if self.end - self.start != len(self.quote) or self.start < 0:
             raise ValueError("citation span does not match quote length")
         return self

@@ -144,8 +144,8 @@ def test_calculated_draft_is_supported_by_construction_and_cites_documents_only(
     q = "What is the change in Other in 2019 from 2018?"
     ev = _evidence(q)
     row = _row(ev, "Other")
-    v = verify_calculation(Draft(answer="-12.6 million", sentences=[("From the cited figures, 44.1 - 56.7 = "
-                                                                      "-12.6 million.", [row, "C1"])],
+    v = verify_calculation(Draft(answer="-12.6 million", sentences=[(("From the cited figures, 44.1 - 56.7 = "
+                                                                       "-12.6 million."), [row, "C1"])],
                                  calculated=True), ev)
     assert [c.quote for c in v.sentences[0].citations] == [ev.by_id(row).text] and v.sentences[0].support == 1.0
 

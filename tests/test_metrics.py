@@ -11,7 +11,6 @@ from agentkit.errors import GenerationError
 from agentkit.generate.llm import Completion
 from agentkit.types import Citation, Document, TraceStep
 from evals.metrics import (
-    conflict_handled,
     CostRecord,
     abstention_scores,
     alce_citation_scores,
@@ -20,6 +19,7 @@ from evals.metrics import (
     citation_doc_precision,
     citation_doc_recall,
     cited_sentences,
+    conflict_handled,
     conflict_scores,
     cost_summary,
     crag_outcome,

@@ -1,4 +1,5 @@
 import pytest
+from pydantic import ValidationError
 
 from agentkit.errors import SettingsError
 from agentkit.settings import Settings
@@ -32,5 +33,5 @@ def test_settings_file_toml_and_json(tmp_path):
     bad.write_text("this is = = not toml")
     with pytest.raises(SettingsError, match="not valid"):
         Settings.load(bad)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="no_such_field"):
         Settings.load(js, no_such_field=1)

@@ -210,11 +210,11 @@ def build_evidence(
     for pi in range(len(passages)):
         picked = 0
         for idx in order:
-            if candidates[idx][0] == pi and picked < min_per_passage and len(chosen) < max_sentences:
-                if len(candidates[idx][3]) <= budget or not chosen:
-                    chosen.add(int(idx))
-                    budget -= len(candidates[idx][3])
-                    picked += 1
+            if (candidates[idx][0] == pi and picked < min_per_passage and len(chosen) < max_sentences
+                    and (len(candidates[idx][3]) <= budget or not chosen)):
+                chosen.add(int(idx))
+                budget -= len(candidates[idx][3])
+                picked += 1
     for idx in order:
         if len(chosen) >= max_sentences or budget <= 0:
             break
@@ -236,8 +236,11 @@ def build_evidence(
 
 
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset("a an the of in on at to for by with and or is are was were be been what which who whom whose "
-                  "when where why how did does do from as that this it its".split())
+_STOP = frozenset([
+    "a", "an", "the", "of", "in", "on", "at", "to", "for", "by", "with", "and", "or", "is", "are", "was",
+    "were", "be", "been", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did",
+    "does", "do", "from", "as", "that", "this", "it", "its",
+])
 
 
 def content_words(text: str) -> set[str]:

@@ -20,8 +20,8 @@ from agentkit.answer.conflicts import (
     extract_per_document,
     is_comparison,
     key_names,
-    name_text,
     minimal_pair_answers,
+    name_text,
     normalize_answer,
     polar_stances,
     source_groups,
@@ -133,7 +133,7 @@ def parse_draft(text: str, allowed_ids: set[str]) -> Draft:
     try:
         data = json.loads(text)
         if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
+            raise TypeError("not a JSON object")
         answer = str(data.get("answer", "")).strip()
         sentences = []
         for item in data.get("sentences") or []:
@@ -281,7 +281,10 @@ def cites_question_entity(question: str, verified: VerifiedDraft, evidence: Evid
 
 
 # what the question asks for, not what it says about it: shared, they tie nothing to the question
-_ANSWER_TYPE_WORDS = frozenset("year years date day month name names called number many much long old".split())
+_ANSWER_TYPE_WORDS = frozenset([
+    "year", "years", "date", "day", "month", "name", "names", "called", "number", "many", "much", "long",
+    "old",
+])
 
 
 def relation_words(question: str) -> set[str]:
@@ -562,19 +565,18 @@ __all__ = [
     "Draft",
     "VerifiedDraft",
     "abstain",
-    "answer_is_grounded",
-    "confidence_from",
+    "add_citations",
     "answer_check",
+    "answer_check_bar",
     "answer_claim",
-    "cites_question_entity",
+    "answer_is_grounded",
     "bridge_connects",
     "bridge_evidence",
     "bridged_answer_check",
-    "answer_check_bar",
-    "add_citations",
     "cite_short_answer",
-    "verify_calculation",
+    "cites_question_entity",
     "compared_answer",
+    "confidence_from",
     "conflict_answer",
     "contributing_citations",
     "generate_draft",
@@ -584,5 +586,6 @@ __all__ = [
     "relevance",
     "resolve_conflicts",
     "validate_question",
+    "verify_calculation",
     "verify_draft",
 ]

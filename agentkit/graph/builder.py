@@ -33,15 +33,28 @@ from langgraph.graph import END, START, StateGraph
 
 from agentkit.answer import grounded as G
 from agentkit.answer.arithmetic import calculate, is_arithmetic
-from agentkit.answer.bridge import BridgeHop, asks_for, bridge_answer, description_span, first_question, substitute
+from agentkit.answer.bridge import (
+    BridgeHop,
+    asks_for,
+    bridge_answer,
+    description_span,
+    first_question,
+    substitute,
+)
 from agentkit.answer.compare import compare, parse_comparison, parse_date_choice, passages_naming
 from agentkit.answer.conflicts import near_copies
 from agentkit.answer.evidence import EvidenceSet, build_evidence
-from agentkit.answer.prompts import CLOSED_BOOK_SYSTEM, INSUFFICIENT, NAIVE_SYSTEM, closed_book_schema, is_polar
-from agentkit.graph import prompts as P
-from agentkit.graph.components import Components
+from agentkit.answer.prompts import (
+    CLOSED_BOOK_SYSTEM,
+    INSUFFICIENT,
+    NAIVE_SYSTEM,
+    closed_book_schema,
+    is_polar,
+)
 from agentkit.errors import GenerationError
 from agentkit.generate.llm import Completion
+from agentkit.graph import prompts as P
+from agentkit.graph.components import Components
 from agentkit.graph.state import AgentState
 from agentkit.retrieve.links import linked_passages
 from agentkit.types import Answer, AnswerSentence, AnswerStatus, Citation, TraceStep
@@ -52,7 +65,7 @@ MAX_OBSERVATION_CHARS = 700
 def _emit(kind: str, **data: Any) -> None:
     try:
         get_stream_writer()({"kind": kind, **data})
-    except Exception:  # outside a streaming run there is no writer; events are optional
+    except Exception:  # noqa: BLE001, S110 (outside a streaming run there is no writer; events are optional)
         pass
 
 

@@ -7,7 +7,6 @@ Unit tests need no model. Integration tests load the real GGUFs (1.5B locally, 0
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +28,7 @@ from agentkit.generate import (
 )
 from agentkit.generate.openai_backend import OpenAIGenerator
 from agentkit.settings import Settings
+from evals.bench.bench_http_logprobs import free_port
 
 # ---------------------------------------------------------------------------------------------- helpers
 
@@ -93,14 +93,8 @@ def test_http_backend_rejects_a_url_without_scheme():
 # ---------------------------------------------------------------------------------------------- HTTP errors
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_http_backend_gives_up_after_bounded_retries_when_nothing_listens():
-    gen = OpenAIGenerator(f"http://127.0.0.1:{_free_port()}", retries=2, backoff=0.01, connect_timeout=1)
+    gen = OpenAIGenerator(f"http://127.0.0.1:{free_port()}", retries=2, backoff=0.01, connect_timeout=1)
     t0 = time.perf_counter()
     with pytest.raises(GenerationError, match="cannot reach.*after 2 attempts"):
         gen.chat([{"role": "user", "content": "hi"}])

@@ -35,18 +35,15 @@ from agentkit.generate.openai_backend import OpenAIGenerator
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "corpora" / "medicine" / "docs"
 
-# Llama() does not expose use_extra_bufts: on CPUs whose AMX kernels crash, the server starts from patched
-# default model params (the same workaround the local backend applies)
+# on CPUs whose AMX kernels crash, the server runs under the local backend's own workaround
 _PATCHED_SERVER = """
 import sys
-import llama_cpp.llama_cpp as C
-_orig = C.llama_model_default_params
-def _params():
-    p = _orig(); p.use_extra_bufts = False; return p
-C.llama_model_default_params = _params
+import llama_cpp
+from agentkit.generate.llama_backend import _without_extra_buffers
 sys.argv = ["llama_cpp.server", *sys.argv[1:]]
 from llama_cpp.server.__main__ import main
-main()
+with _without_extra_buffers(llama_cpp):
+    main()
 """
 
 

@@ -42,8 +42,12 @@ def _fail(exc: Exception) -> None:
 
 def _read_questions(path: Path) -> list[str]:
     """JSONL with a `question` field, or plain lines."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc}") from exc
     items = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line:
             continue
@@ -69,7 +73,11 @@ def ingest(
     preset: PresetOpt = "default",
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ):
-    """Add documents to an index (created if missing). Unchanged documents are skipped; changed ones replaced."""
+    """Add documents to an index (created if missing). Unchanged documents are skipped; changed ones replaced.
+
+    Exit status: 0 when every file was read, 1 when some could not be (the others are indexed and the report
+    says why), 2 on an error that stopped the run.
+    """
     from agentkit.corpus import Corpus
 
     try:
@@ -84,8 +92,11 @@ def ingest(
     except AgentkitError as exc:
         _fail(exc)
     report = c.last_report
+    failed = any(f.status == "error" for f in report.files)
     if as_json:
         _emit_json(report.model_dump_json())
+        if failed:
+            raise typer.Exit(1)
         return
     table = Table(title=f"ingest report ({index})")
     for col in ("file", "status", "docs", "reason"):
@@ -96,6 +107,8 @@ def ingest(
     console.print(table)
     console.print(f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
                   f"{report.n_chunks} chunks in the index; {report.seconds:.1f} s")
+    if failed:
+        raise typer.Exit(1)  # scripts must notice a file that was not indexed
 
 
 def _passage_json(p) -> dict:
@@ -173,6 +186,19 @@ def _print_answer(ans, explain: bool) -> None:
         out.print(table)
 
 
+def _stream_answer(agent, question: str, thread: str | None):
+    """The agent's steps on stderr as they happen; the answer is returned for printing."""
+    ans = None
+    for ev in agent.stream(question, thread_id=thread):
+        if ev.kind == "answer":
+            ans = ev.answer
+        elif ev.kind == "node_started":
+            console.print(f"[dim]→ {ev.node}[/]")
+        else:
+            console.print(f"[cyan]{ev.kind}[/] {escape(json.dumps(ev.data, ensure_ascii=False)[:200])}")
+    return ans
+
+
 @app.command()
 def ask(
     index: Annotated[list[Path], typer.Option("--index", "-i", help="index directory (repeatable)")],
@@ -186,7 +212,11 @@ def ask(
     thread: Annotated[str | None, typer.Option("--thread", help="thread id (needs --checkpoint)")] = None,
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="SQLite file for resumable threads")] = None,
 ):
-    """Answer with citations, abstain, or report conflicting sources."""
+    """Answer with citations, abstain, or report conflicting sources.
+
+    Exit status: 0 when every question got an Answer (an abstention is an answer), 1 when a batch question was
+    rejected (its line carries the error; the others are answered), 2 on an error that stopped the run.
+    """
     from agentkit.agent import Agent
     from agentkit.corpus import Corpus
 
@@ -196,31 +226,26 @@ def ask(
         settings = _settings(preset, strategy=strategy)
         agent = Agent([Corpus.open(i, settings=settings) for i in index], settings, checkpoint=checkpoint)
         items = [question] if question is not None else _read_questions(questions)
+        rejected = 0
         for q in items:
-            if stream and not as_json:
-                ans = None
-                for ev in agent.stream(q, thread_id=thread):
-                    if ev.kind == "answer":
-                        ans = ev.answer
-                    elif ev.kind == "node_started":
-                        console.print(f"[dim]→ {ev.node}[/]")
-                    else:
-                        console.print(f"[cyan]{ev.kind}[/] {escape(json.dumps(ev.data, ensure_ascii=False)[:200])}")
-            else:
-                try:
-                    ans = agent.ask(q, thread_id=thread)
-                except AgentkitError as exc:
-                    if questions is None:
-                        raise
-                    # batch mode: one bad question must not lose the others' answers
-                    _emit_json(json.dumps({"question": q, "error": str(exc)}))
-                    continue
+            try:
+                ans = _stream_answer(agent, q, thread) if stream and not as_json else agent.ask(q, thread_id=thread)
+            except AgentkitError as exc:
+                if questions is None:
+                    raise
+                # batch mode: one bad question must not lose the others' answers, nor shift their lines
+                _emit_json(json.dumps({"question": q, "error": str(exc), "error_type": type(exc).__name__},
+                                      ensure_ascii=False))
+                rejected += 1
+                continue
             if as_json or questions is not None:
                 _emit_json(ans.model_dump_json())
             else:
                 _print_answer(ans, explain)
     except AgentkitError as exc:
         _fail(exc)
+    if rejected:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -72,7 +72,7 @@ def read_manifest(version_dir: Path) -> Manifest:
     except (OSError, ValueError) as exc:
         raise IndexCorruptError(
             f"index manifest {path} is missing or unreadable ({exc}); rebuild the index "
-            "(Corpus.build / `agentkit index build`) into a fresh directory"
+            "(Corpus.build / `agentkit ingest PATHS --index DIR`) into a fresh directory"
         ) from exc
     schema = raw.get("schema_version") if isinstance(raw, dict) else None
     if schema != SCHEMA_VERSION:

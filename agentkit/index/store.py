@@ -298,14 +298,15 @@ class IndexStore:
         if not self.index_dir.is_dir():
             raise IndexNotFoundError(
                 f"no index at {self.index_dir}: the directory does not exist; build one with "
-                "Corpus.build(paths, index_dir) or `agentkit index build`"
+                "Corpus.build(paths, index_dir) or `agentkit ingest PATHS --index DIR`"
             )
         try:
             name = path.read_text(encoding="utf-8").strip()
         except FileNotFoundError as exc:
             raise IndexNotFoundError(
                 f"no index at {self.index_dir}: it has no {CURRENT} file (never built, or the first build "
-                "was interrupted); build one with Corpus.build(paths, index_dir)"
+                "was interrupted); build one with Corpus.build(paths, index_dir) or "
+                "`agentkit ingest PATHS --index DIR`"
             ) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise IndexCorruptError(f"cannot read {path}: {exc}; rebuild the index") from exc

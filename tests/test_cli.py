@@ -63,6 +63,13 @@ def test_ingest_of_unchanged_good_files_exits_0_and_embeds_nothing(built, docs):
     assert sorted(report["unchanged"]) == ["bridge", "harbour"] and report["n_embedded"] == 0
 
 
+def test_ingest_of_a_mistyped_path_is_an_error_not_a_skipped_file(tmp_path):
+    result = _run("ingest", tmp_path / "docs-typo", "--index", tmp_path / "index", "--json")
+    assert result.exit_code == 1, result.output
+    (only,) = json.loads(result.stdout)["files"]
+    assert only["status"] == "error" and only["reason"] == "file not found"
+
+
 def test_search_batch_prints_one_line_per_query_in_order_with_exact_spans(built, tmp_path):
     index, _ = built
     queries = tmp_path / "q.jsonl"

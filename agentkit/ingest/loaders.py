@@ -515,13 +515,15 @@ def load_file(
 ) -> list[Document]:
     """Load one file into Documents; raises ``IngestError`` (``UnsupportedFormatError`` for unknown types)."""
     path = Path(path)
+    if not path.exists():  # a mistyped path is an error, whatever its suffix; only real files can be "skipped"
+        raise IngestError(str(path), "file not found")
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         suffix = path.suffix or "(none)"
         supported = ", ".join(supported_suffixes())
         raise UnsupportedFormatError(str(path), f"unsupported file type '{suffix}' (supported: {supported})")
     if not path.is_file():
-        raise IngestError(str(path), "file not found" if not path.exists() else "not a regular file")
+        raise IngestError(str(path), "not a regular file")
     size = path.stat().st_size
     if size > max_bytes:
         raise IngestError(

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from agentkit.errors import CheckpointError
 from agentkit.graph.builder import GraphBuilder
 from agentkit.graph.components import Components
 from agentkit.settings import Settings, Strategy
@@ -70,13 +71,13 @@ class Agent:
     def resume(self, thread_id: str) -> Answer:
         """Continue a run that was interrupted (killed process) from its last checkpoint."""
         if self._checkpointer is None:
-            raise ValueError("resume needs an Agent created with checkpoint=PATH")
+            raise CheckpointError("resume needs an Agent created with checkpoint=PATH")
         cfg = self._config(thread_id)
         snapshot = self.graph.get_state(cfg)
         if not snapshot.next:
             answer = snapshot.values.get("answer")
             if answer is None:
-                raise ValueError(f"thread {thread_id!r} has no run to resume")
+                raise CheckpointError(f"thread {thread_id!r} has no run to resume in this checkpoint file")
             return answer
         state = self.graph.invoke(None, cfg)
         return state["answer"]
@@ -108,5 +109,11 @@ def _sqlite_checkpointer(path: Path):
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), check_same_thread=False)
-    return SqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=_CHECKPOINT_TYPES))
+    saver = SqliteSaver(sqlite3.connect(str(path), check_same_thread=False),
+                        serde=JsonPlusSerializer(allowed_msgpack_modules=_CHECKPOINT_TYPES))
+    try:
+        saver.setup()  # now, not at the first checkpoint: a bad file must fail before any model work is spent
+    except sqlite3.DatabaseError as exc:
+        raise CheckpointError(f"checkpoint file {path} is not a usable SQLite database ({exc}); "
+                              "pass a new path, or move the file away") from exc
+    return saver

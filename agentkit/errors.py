@@ -40,6 +40,10 @@ class IndexMismatchError(IndexError_):
     """The index was built with another embedder, dimension or schema version."""
 
 
+class CheckpointError(AgentkitError, ValueError):
+    """The checkpoint file is not a usable SQLite database, or a thread has no run to resume."""
+
+
 class InvalidQuestionError(AgentkitError):
     """The question is empty, too long, or otherwise unusable."""
 

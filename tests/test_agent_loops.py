@@ -10,7 +10,7 @@ import json
 import pytest
 
 from agentkit.agent import Agent
-from agentkit.errors import InvalidQuestionError
+from agentkit.errors import CheckpointError, InvalidQuestionError
 from agentkit.generate.llm import Completion
 from agentkit.settings import Settings
 from agentkit.tools import ToolRegistry
@@ -159,3 +159,19 @@ def test_a_repeated_tool_call_ends_the_loop_instead_of_running_again():
     answer = Agent([], settings, generator=gen, tools=_broken_registry()).ask("Who founded Veltrazine Labs?")
     assert answer.status == AnswerStatus.abstained
     assert len([t for t in answer.trace if t.stage.startswith("tool:")]) == 1
+
+
+def test_a_checkpoint_file_that_is_not_a_database_is_a_typed_error_before_any_model_work(tmp_path):
+    bad = tmp_path / "runs.sqlite"
+    bad.write_bytes(b"these are notes, not a SQLite database\n" * 100)
+    with pytest.raises(CheckpointError, match="not a usable SQLite database"):
+        Agent([], Settings(), generator=MustNotBeCalled(), checkpoint=bad)
+    assert bad.read_bytes().startswith(b"these are notes")  # the user's file is left as it was
+
+
+def test_resume_without_a_run_to_resume_is_a_typed_error(tmp_path):
+    with pytest.raises(CheckpointError, match="checkpoint=PATH"):
+        Agent([], Settings(), generator=MustNotBeCalled()).resume("t1")
+    agent = Agent([], Settings(), generator=MustNotBeCalled(), checkpoint=tmp_path / "runs.sqlite")
+    with pytest.raises(CheckpointError, match="no run to resume"):
+        agent.resume("never-started")

@@ -58,6 +58,10 @@ class Agent:
         cfg: dict[str, Any] = {"recursion_limit": 40 + 6 * self.settings.max_steps * (1 + self.settings.max_reflections)}
         if self._checkpointer is not None:
             cfg["configurable"] = {"thread_id": thread_id or uuid.uuid4().hex}
+        elif thread_id is not None:
+            # without a checkpoint file there is no history: a follow-up must not silently lose its context
+            raise CheckpointError(f"thread_id={thread_id!r} needs an Agent created with checkpoint=PATH "
+                                  "(`--checkpoint FILE` on the command line)")
         return cfg
 
     def ask(self, question: str, *, thread_id: str | None = None, strategy: Strategy | None = None,

@@ -175,3 +175,9 @@ def test_resume_without_a_run_to_resume_is_a_typed_error(tmp_path):
     agent = Agent([], Settings(), generator=MustNotBeCalled(), checkpoint=tmp_path / "runs.sqlite")
     with pytest.raises(CheckpointError, match="no run to resume"):
         agent.resume("never-started")
+
+
+def test_a_thread_without_a_checkpoint_file_is_refused_not_silently_forgotten():
+    agent = Agent([], Settings(), generator=MustNotBeCalled())
+    with pytest.raises(CheckpointError, match="checkpoint=PATH"):
+        agent.ask("What did the first answer cite?", thread_id="t1")

@@ -112,6 +112,12 @@ def test_ask_batch_of_rejected_questions_keeps_one_typed_error_line_each_and_exi
     assert "empty" in lines[0]["error"] and "limit" in lines[1]["error"]
 
 
+def test_ask_in_a_thread_without_a_checkpoint_file_exits_2_and_names_the_option(built):
+    index, _ = built
+    result = _run("ask", "And who designed it?", "--index", index, "--thread", "t1")
+    assert result.exit_code == 2 and "--checkpoint" in result.stderr
+
+
 def test_ask_needs_exactly_one_of_a_question_and_a_file(built, tmp_path):
     index, _ = built
     assert _run("ask", "--index", index).exit_code == 2

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agentkit import Corpus
+from agentkit import Answer, AnswerSentence, AnswerStatus, Citation, Corpus, cli
 from agentkit.cli import app
+from agentkit.types import ConflictCandidate
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_Q = "What is the maximum daily dose of Veltrazine for adults with normal kidney function?"
@@ -123,6 +124,40 @@ def test_ask_needs_exactly_one_of_a_question_and_a_file(built, tmp_path):
     assert _run("ask", "--index", index).exit_code == 2
     missing = _run("ask", "--questions", tmp_path / "missing.jsonl", "--index", index)
     assert missing.exit_code == 2 and "cannot read" in missing.stderr
+
+
+def _cite(doc_id: str, text: str, quote: str) -> Citation:
+    start = text.index(quote)
+    return Citation(doc_id=doc_id, chunk_id=f"{doc_id}::0", source=f"/docs/{doc_id}.md", title=doc_id.title(),
+                    start=start, end=start + len(quote), quote=quote)
+
+
+def test_a_conflict_is_printed_with_each_sides_marker_and_its_quote_beneath():
+    a = _cite("bridge", BRIDGE, "It opened to traffic in 1931")
+    b = _cite("harbour", HARBOUR + " The bridge [opened] in 1932.", "The bridge [opened] in 1932.")
+    ans = Answer(question="When did the bridge open?", status=AnswerStatus.conflict, answer="1931; 1932",
+                 sentences=[AnswerSentence(text="One source says 1931.", citations=[a]),
+                            AnswerSentence(text="Another says 1932.", citations=[b])],
+                 conflicts=[ConflictCandidate(answer="1931", citations=[a], support=1),
+                            ConflictCandidate(answer="1932", citations=[b], support=1)],
+                 note="The sources disagree and nothing breaks the tie.")
+    with cli.out.capture() as captured:
+        cli._print_answer(ans, explain=False)
+    text = captured.get()
+    assert text.startswith("Sources disagree: 1931; 1932\n")
+    assert "One source says 1931. [1]" in text and "Another says 1932. [2]" in text
+    sources = text.split("\nSources\n", 1)[1]
+    assert sources.index("[1] Bridge") < sources.index("“It opened to traffic in 1931”") < sources.index("[2] Harbour")
+    assert "“The bridge [opened] in 1932.”" in sources  # document text is printed as is, never read as markup
+
+
+def test_an_abstention_is_printed_with_its_reason_and_no_sources():
+    ans = Answer(question="Who painted the lighthouse?", status=AnswerStatus.abstained,
+                 abstain_reason="no_relevant_evidence")
+    with cli.out.capture() as captured:
+        cli._print_answer(ans, explain=False)
+    text = captured.get()
+    assert text.startswith("Cannot answer (no_relevant_evidence)") and "Sources" not in text
 
 
 # -- answering: the real default generator -------------------------------------------------------------------------

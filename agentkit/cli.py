@@ -56,7 +56,8 @@ def _read_questions(path: Path) -> list[str]:
                 rec = json.loads(line)
             except ValueError as exc:
                 raise typer.BadParameter(f"{path}:{n}: not valid JSON ({exc})") from exc
-            q = rec.get("question") or rec.get("query")
+            # an empty question is kept, and rejected in its own line, so answers stay aligned with the file
+            q = rec.get("question", rec.get("query")) if isinstance(rec, dict) else None
             if not isinstance(q, str):
                 raise typer.BadParameter(f"{path}:{n}: no 'question' field")
             items.append(q)

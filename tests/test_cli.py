@@ -104,7 +104,7 @@ def test_ask_with_an_empty_question_exits_2_with_the_reason(built):
 def test_ask_batch_of_rejected_questions_keeps_one_typed_error_line_each_and_exits_1(built, tmp_path):
     index, _ = built
     questions = tmp_path / "bad.jsonl"
-    questions.write_text(json.dumps({"question": " "}) + "\n" + json.dumps({"question": "why? " * 500}) + "\n",
+    questions.write_text(json.dumps({"question": ""}) + "\n" + json.dumps({"question": "why? " * 500}) + "\n",
                          encoding="utf-8")
     result = _run("ask", "--questions", questions, "--index", index, "--json")
     assert result.exit_code == 1, result.output

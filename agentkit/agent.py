@@ -113,11 +113,12 @@ def _sqlite_checkpointer(path: Path):
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    saver = SqliteSaver(sqlite3.connect(str(path), check_same_thread=False),
-                        serde=JsonPlusSerializer(allowed_msgpack_modules=_CHECKPOINT_TYPES))
+    conn = sqlite3.connect(str(path), check_same_thread=False)
+    saver = SqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=_CHECKPOINT_TYPES))
     try:
         saver.setup()  # now, not at the first checkpoint: a bad file must fail before any model work is spent
     except sqlite3.DatabaseError as exc:
+        conn.close()
         raise CheckpointError(f"checkpoint file {path} is not a usable SQLite database ({exc}); "
                               "pass a new path, or move the file away") from exc
     return saver

@@ -40,6 +40,11 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(2)
 
 
+def _emit_batch_error(field: str, item: str, exc: AgentkitError) -> None:
+    """Batch mode: a rejected item gets its own line, so the others are neither lost nor shifted."""
+    _emit_json(json.dumps({field: item, "error": str(exc), "error_type": type(exc).__name__}, ensure_ascii=False))
+
+
 def _read_questions(path: Path) -> list[str]:
     """JSONL with a `question` field, or plain lines."""
     try:
@@ -127,7 +132,8 @@ def search(
     preset: PresetOpt = "default",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ):
-    """Hybrid (dense + BM25) search. Batch mode prints one JSON object per query, in order."""
+    """Hybrid (dense + BM25) search. Batch mode prints one JSON object per query, in order (exit 1 when a
+    query was rejected: its line carries the error)."""
     from agentkit.corpus import Corpus
     from agentkit.graph.components import Components
 
@@ -141,8 +147,16 @@ def search(
         if rerank:
             reranker = True if settings.reranker in ("none", "embedding") else Components(settings, [c]).reranker
         items = [query] if query is not None else _read_questions(queries)
+        rejected = 0
         for q in items:
-            results = c.search(q, k=k, rerank=reranker)
+            try:
+                results = c.search(q, k=k, rerank=reranker)
+            except AgentkitError as exc:
+                if queries is None:
+                    raise
+                _emit_batch_error("query", q, exc)
+                rejected += 1
+                continue
             if as_json or queries is not None:
                 _emit_json(json.dumps({"query": q, "results": [_passage_json(p) for p in results]}, ensure_ascii=False))
             else:
@@ -152,6 +166,8 @@ def search(
                     out.print("   " + escape(" ".join(p.text.split())[:300]))
     except AgentkitError as exc:
         _fail(exc)
+    if rejected:
+        raise typer.Exit(1)
 
 
 def _print_answer(ans, explain: bool) -> None:
@@ -234,9 +250,7 @@ def ask(
             except AgentkitError as exc:
                 if questions is None:
                     raise
-                # batch mode: one bad question must not lose the others' answers, nor shift their lines
-                _emit_json(json.dumps({"question": q, "error": str(exc), "error_type": type(exc).__name__},
-                                      ensure_ascii=False))
+                _emit_batch_error("question", q, exc)
                 rejected += 1
                 continue
             if as_json or questions is not None:

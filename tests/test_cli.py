@@ -5,6 +5,7 @@ generator and are marked ``integration``.
 """
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,17 @@ def test_search_batch_prints_one_line_per_query_in_order_with_exact_spans(built,
         for hit in r["results"]:
             assert corpus.document(hit["doc_id"]).text[hit["start"]:hit["end"]] == hit["text"]
             assert Path(hit["source"]).name in ("bridge.md", "harbour.md")
+
+
+def test_search_batch_keeps_a_rejected_query_in_its_place_and_exits_1(built, tmp_path):
+    index, _ = built
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"question": ""}\nWhen was Marrowby Harbour dredged?\n', encoding="utf-8")
+    result = _run("search", "--queries", queries, "--index", index, "-k", "1")
+    assert result.exit_code == 1, result.output
+    rejected, answered = _json_lines(result.stdout)
+    assert rejected["query"] == "" and rejected["error_type"] == "InvalidQuestionError"
+    assert answered["results"][0]["doc_id"] == "harbour"
 
 
 def test_ask_without_an_index_exits_2_and_says_how_to_build_one(tmp_path):
@@ -196,8 +208,13 @@ def test_ask_prints_the_answer_with_markers_and_the_quoted_sources_beneath(medic
     assert result.exit_code == 0, result.output
     text = result.stdout
     assert text.startswith("Answer: ") and "40" in text.splitlines()[0]
-    assert "[1]" in text and "\nSources\n" in text
-    sources = text.split("\nSources\n", 1)[1]
-    assert "medicine/" in sources or "veltrazine" in sources.lower()
-    assert "“" in sources  # each source's quote is printed beneath it
+    answer, sources = text.split("\nSources\n", 1)
+    # every source beneath: "[n] title — path [start:end]" then its quote, which is that span of the document
+    listed = re.findall(r"^  \[(\d+)\] [^\n]+ — (\S+) \[(\d+):(\d+)\]\n      “(.*?)”\n", sources,
+                        flags=re.MULTILINE | re.DOTALL)
+    assert listed and [int(n) for n, *_ in listed] == list(range(1, len(listed) + 1))
+    docs = {d.source: d for d in Corpus.open(medicine).documents()}
+    for n, source, start, end, quote in listed:
+        assert f"[{n}]" in answer  # each source is marked in the answer
+        assert docs[source].text[int(start):int(end)] == quote
     assert "generate" in text and "verify" in text  # --explain: the trace table with the stages

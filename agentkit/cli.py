@@ -40,9 +40,20 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(2)
 
 
-def _emit_batch_error(field: str, item: str, exc: AgentkitError) -> None:
-    """Batch mode: a rejected item gets its own line, so the others are neither lost nor shifted."""
-    _emit_json(json.dumps({field: item, "error": str(exc), "error_type": type(exc).__name__}, ensure_ascii=False))
+def _each(items: list[str], run, *, batch: bool, field: str, rejected: list[str]):
+    """Yield (item, run(item)). In batch mode a rejected item gets its own error line instead, so the others
+    are neither lost nor shifted, and is added to ``rejected``; a single item's error propagates."""
+    for item in items:
+        try:
+            result = run(item)
+        except AgentkitError as exc:
+            if not batch:
+                raise
+            _emit_json(json.dumps({field: item, "error": str(exc), "error_type": type(exc).__name__},
+                                  ensure_ascii=False))
+            rejected.append(item)
+            continue
+        yield item, result
 
 
 def _read_questions(path: Path) -> list[str]:
@@ -147,16 +158,9 @@ def search(
         if rerank:
             reranker = True if settings.reranker in ("none", "embedding") else Components(settings, [c]).reranker
         items = [query] if query is not None else _read_questions(queries)
-        rejected = 0
-        for q in items:
-            try:
-                results = c.search(q, k=k, rerank=reranker)
-            except AgentkitError as exc:
-                if queries is None:
-                    raise
-                _emit_batch_error("query", q, exc)
-                rejected += 1
-                continue
+        rejected: list[str] = []
+        for q, results in _each(items, lambda q: c.search(q, k=k, rerank=reranker), batch=queries is not None,
+                                field="query", rejected=rejected):
             if as_json or queries is not None:
                 _emit_json(json.dumps({"query": q, "results": [_passage_json(p) for p in results]}, ensure_ascii=False))
             else:
@@ -243,16 +247,12 @@ def ask(
         settings = _settings(preset, strategy=strategy)
         agent = Agent([Corpus.open(i, settings=settings) for i in index], settings, checkpoint=checkpoint)
         items = [question] if question is not None else _read_questions(questions)
-        rejected = 0
-        for q in items:
-            try:
-                ans = _stream_answer(agent, q, thread) if stream and not as_json else agent.ask(q, thread_id=thread)
-            except AgentkitError as exc:
-                if questions is None:
-                    raise
-                _emit_batch_error("question", q, exc)
-                rejected += 1
-                continue
+        rejected: list[str] = []
+
+        def answer(q: str):
+            return _stream_answer(agent, q, thread) if stream and not as_json else agent.ask(q, thread_id=thread)
+
+        for _q, ans in _each(items, answer, batch=questions is not None, field="question", rejected=rejected):
             if as_json or questions is not None:
                 _emit_json(ans.model_dump_json())
             else:

@@ -271,10 +271,12 @@ class Corpus:
                     delete.append(doc_id)
         if mirror and snap is not None:
             resolved = [r.resolve() for r in roots]
-            failed = {Path(r.path).resolve() for r in result.report if r.status == "error"}
+            # a path that could not be read (a typo, an unmounted disk, no permission) is not a path
+            # whose files were removed: keep every document under it
+            failed = [Path(r.path).resolve() for r in result.report if r.status == "error"]
             for d in snap.docs:
                 if (d.corpus == corpus and d.id not in seen and _under(d.source, resolved)
-                        and Path(d.source).resolve() not in failed):
+                        and not _under(d.source, failed)):
                     delete.append(d.id)
         report = self._commit(result.documents, delete=delete, progress=progress, files=result.report)
         report.seconds = time.perf_counter() - t0

@@ -177,3 +177,20 @@ def test_add_reports_bad_files_and_keeps_going(tmp_path, emb):
     statuses = {Path(f.path).name: f.status for f in report.files}
     assert statuses == {"good.md": "ok", "broken.pdf": "error"}
     assert report.added == ["good"] and c.search("kites", k=1)[0].doc_id == "good"
+
+
+def test_sync_from_a_missing_or_unreadable_folder_deletes_nothing(tmp_path, emb):
+    docs = tmp_path / "docs"
+    _write(docs, "a/alpha.md", "# Alpha\n\nAlpha is a fishing town in northern Norway.\n")
+    _write(docs, "b/beta.md", "# Beta\n\nThe Beta river flows through southern Peru.\n")
+    Corpus.build([docs], tmp_path / "idx", embedder=emb)
+    # the whole folder is gone (moved, unmounted): an error, and the index keeps its documents
+    docs.rename(tmp_path / "moved")
+    c = Corpus.build([docs], tmp_path / "idx", embedder=emb)
+    assert [f.status for f in c.last_report.files] == ["error"] and c.last_report.deleted == []
+    assert Corpus.open(tmp_path / "idx", embedder=emb).search("fishing town in Norway", k=1)[0].doc_id == "a/alpha"
+    # a file that was really removed from a folder that is still there is still deleted
+    (tmp_path / "moved").rename(docs)
+    (docs / "b/beta.md").unlink()
+    c = Corpus.build([docs], tmp_path / "idx", embedder=emb)
+    assert c.last_report.deleted == ["b/beta"] and len(c) == 1

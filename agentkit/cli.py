@@ -164,6 +164,8 @@ def search(
             if as_json or queries is not None:
                 _emit_json(json.dumps({"query": q, "results": [_passage_json(p) for p in results]}, ensure_ascii=False))
             else:
+                if not results:
+                    out.print(f"No passages found: the index at {escape(str(c.index_dir))} holds {len(c)} chunks.")
                 for n, p in enumerate(results, 1):
                     out.print(f"[bold]{n}. {escape(p.title or p.doc_id)}[/]  [dim]{escape(p.source)} "
                               f"[{p.chunk.start}:{p.chunk.end}] score={p.score:.4f}[/]")

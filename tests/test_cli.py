@@ -70,6 +70,10 @@ def test_ingest_of_a_mistyped_path_is_an_error_not_a_skipped_file(tmp_path):
     assert result.exit_code == 1, result.output
     (only,) = json.loads(result.stdout)["files"]
     assert only["status"] == "error" and only["reason"] == "file not found"
+    # the index that run left holds nothing, and search says so instead of printing nothing
+    result = _run("search", "bridge", "--index", tmp_path / "index")
+    printed = " ".join(result.stdout.split())  # rich wraps long paths
+    assert result.exit_code == 0 and "No passages found" in printed and "holds 0 chunks" in printed
 
 
 def test_search_batch_prints_one_line_per_query_in_order_with_exact_spans(built, tmp_path):

@@ -138,7 +138,7 @@ def search(
     index: IndexOpt,
     query: Annotated[str | None, typer.Argument(help="the query")] = None,
     queries: Annotated[Path | None, typer.Option("--queries", help="JSONL (question field) or plain lines")] = None,
-    k: Annotated[int, typer.Option("-k", help="results per query")] = 10,
+    k: Annotated[int, typer.Option("-k", min=1, help="results per query")] = 10,
     rerank: Annotated[bool, typer.Option("--rerank", help="rerank with the preset's reranker")] = False,
     preset: PresetOpt = "default",
     as_json: Annotated[bool, typer.Option("--json")] = False,

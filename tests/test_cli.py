@@ -104,6 +104,12 @@ def test_search_batch_keeps_a_rejected_query_in_its_place_and_exits_1(built, tmp
     assert answered["results"][0]["doc_id"] == "harbour"
 
 
+def test_search_for_no_results_is_a_usage_error(built):
+    index, _ = built
+    result = _run("search", "bridge", "--index", index, "-k", "0")
+    assert result.exit_code == 2 and "-k" in result.output
+
+
 def test_ask_without_an_index_exits_2_and_says_how_to_build_one(tmp_path):
     result = _run("ask", "Who designed the bridge?", "--index", tmp_path / "nowhere")
     assert result.exit_code == 2

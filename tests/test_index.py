@@ -102,6 +102,9 @@ def test_missing_or_empty_directory_is_not_found(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(IndexNotFoundError):
         Corpus.open(tmp_path / "empty")
+    (tmp_path / "notes.md").write_text("a file given where the index directory belongs")
+    with pytest.raises(IndexNotFoundError, match="is a file, not an index directory"):
+        Corpus.open(tmp_path / "notes.md")
 
 
 def test_other_embedder_name_is_a_mismatch(built):

@@ -296,8 +296,9 @@ class IndexStore:
     def current_name(self) -> str:
         path = self.index_dir / CURRENT
         if not self.index_dir.is_dir():
+            what = "is a file, not an index directory" if self.index_dir.exists() else "the directory does not exist"
             raise IndexNotFoundError(
-                f"no index at {self.index_dir}: the directory does not exist; build one with "
+                f"no index at {self.index_dir}: {what}; build one with "
                 "Corpus.build(paths, index_dir) or `agentkit ingest PATHS --index DIR`"
             )
         try:

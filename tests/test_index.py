@@ -171,6 +171,22 @@ def test_corrupt_files_raise_index_corrupt(built, embedder, damage):
         Corpus.open(built, embedder=embedder)
 
 
+def test_a_flipped_byte_in_a_document_text_is_corruption_not_a_quote(built, embedder):
+    # the same size, so the manifest's size check passes: only the document's checksum can catch it
+    texts = version_dir(built) / "texts.bin"
+    data = bytearray(texts.read_bytes())
+    at = bytes(data).index(b"40 mg")
+    data[at:at + 2] = b"90"
+    texts.write_bytes(bytes(data))
+    c = Corpus.open(built, embedder=embedder)
+    with pytest.raises(IndexCorruptError, match="veltrazine.*checksum.*ebuild"):
+        c.search("maximum daily dose of Veltrazine", k=2)
+    with pytest.raises(IndexCorruptError):
+        c.document("veltrazine")
+    # documents that were not damaged still read
+    assert c.document("tokyo").text.startswith("Tokyo is the capital")
+
+
 # -- BM25 ------------------------------------------------------------------------------------------
 
 

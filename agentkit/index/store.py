@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -183,8 +184,13 @@ class Snapshot:
         return len(self.chunks)
 
     def _read_text(self, doc_index: int) -> str:
+        # checked on every read (then cached): a flipped byte here would become a wrong "verbatim" quote
         rec = self.docs[doc_index]
-        return os.pread(self._texts.fileno(), rec.length, rec.offset).decode("utf-8")
+        data = os.pread(self._texts.fileno(), rec.length, rec.offset)
+        if hashlib.sha256(data).hexdigest() != rec.sha256:
+            raise _corrupt(self.directory, f"the text of document {rec.id!r} in {TEXTS_FILE} does not match "
+                                           "its checksum")
+        return data.decode("utf-8")
 
     def document(self, doc_index: int) -> Document:
         rec = self.docs[doc_index]
@@ -460,7 +466,7 @@ def _write_version(tmp: Path, base: Snapshot | None, change: Change, *, version:
             new_doc_index[doc.id] = len(records)
             records.append(DocRecord(id=doc.id, source=doc.source, title=doc.title, corpus=doc.corpus,
                                      metadata=json.loads(json.dumps(doc.metadata, default=str)),
-                                     sha256=doc.sha256, offset=offset, length=len(data)))
+                                     sha256=hashlib.sha256(data).hexdigest(), offset=offset, length=len(data)))
             offset += len(data)
         out.flush()
         os.fsync(out.fileno())

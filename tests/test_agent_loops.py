@@ -10,7 +10,7 @@ import json
 import pytest
 
 from agentkit.agent import Agent
-from agentkit.errors import CheckpointError, InvalidQuestionError
+from agentkit.errors import CheckpointError, InvalidQuestionError, SettingsError
 from agentkit.generate.llm import Completion
 from agentkit.settings import Settings
 from agentkit.tools import ToolRegistry
@@ -124,6 +124,14 @@ def test_bad_questions_are_typed_errors():
         agent.ask("   ")
     with pytest.raises(InvalidQuestionError):
         agent.ask("why? " * 2000)
+
+
+def test_an_unknown_strategy_is_a_settings_error_naming_the_choices():
+    agent = Agent([], Settings(), generator=MustNotBeCalled())
+    with pytest.raises(SettingsError, match="'reactive'.*closed_book, naive, grounded, react, reflexion"):
+        agent.ask("What is the maximum daily dose of Veltrazine?", strategy="reactive")
+    with pytest.raises(SettingsError):
+        list(agent.stream("What is the maximum daily dose of Veltrazine?", strategy="reactive"))
 
 
 def test_graph_is_exposed_and_lists_the_pipeline_nodes():

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
+from typing import Any, get_args
 
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
@@ -51,12 +51,13 @@ from agentkit.answer.prompts import (
     closed_book_schema,
     is_polar,
 )
-from agentkit.errors import GenerationError
+from agentkit.errors import GenerationError, SettingsError
 from agentkit.generate.llm import Completion
 from agentkit.graph import prompts as P
 from agentkit.graph.components import Components
 from agentkit.graph.state import AgentState
 from agentkit.retrieve.links import linked_passages
+from agentkit.settings import Strategy
 from agentkit.types import Answer, AnswerSentence, AnswerStatus, Citation, TraceStep
 
 MAX_OBSERVATION_CHARS = 700
@@ -87,6 +88,8 @@ class GraphBuilder:
     def start(self, state: AgentState) -> dict:
         question = G.validate_question(state.get("question", ""), self.s)
         strategy = state.get("strategy") or self.s.strategy
+        if strategy not in get_args(Strategy):
+            raise SettingsError(f"unknown strategy {strategy!r}; use one of {', '.join(get_args(Strategy))}")
         return {"question": question, "strategy": strategy, "queries": [question], "multi_hop": False,
                 "passages": None, "ranked": [], "evidence": None, "computations": None, "steps": None,
                 "reflections": None, "attempts": 0, "escalation": 0, "hop": None, "draft": None, "verified": None,

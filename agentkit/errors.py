@@ -57,4 +57,4 @@ class ToolError(AgentkitError):
 
 
 class SettingsError(AgentkitError):
-    """Unknown preset or invalid settings file."""
+    """Unknown preset or strategy, or invalid settings."""

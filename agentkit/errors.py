@@ -56,5 +56,5 @@ class ToolError(AgentkitError):
     """A tool call was invalid (unknown tool or bad arguments) or the tool failed."""
 
 
-class SettingsError(AgentkitError):
+class SettingsError(AgentkitError, ValueError):
     """Unknown preset or strategy, or invalid settings."""

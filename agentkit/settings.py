@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agentkit.errors import SettingsError
@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     max_steps: int = Field(6, ge=1, le=50)
     max_reflections: int = Field(2, ge=0, le=10)
 
+    def __init__(self, **values: Any):
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError(_settings_problems(exc)) from exc
+
     @classmethod
     def preset_names(cls) -> list[str]:
         return sorted(PRESETS)
@@ -162,6 +168,18 @@ class Settings(BaseSettings):
         preset = values.pop("preset", "default")
         values.update(overrides)
         return cls.from_preset(preset, **values)
+
+
+def _settings_problems(exc: ValidationError) -> str:
+    """One line per bad value, naming the environment variable when that is where it came from."""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"])
+        env = f"AGENTKIT_{key.upper()}"
+        where = f" (from the environment variable {env})" if env in os.environ else ""
+        got = "" if err["type"] == "missing" else f", got {err.get('input')!r}"
+        lines.append(f"setting {key!r}{where}: {err['msg']}{got}")
+    return "invalid settings: " + "; ".join(lines)
 
 
 def _read_settings_file(path: Path) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 import pytest
-from pydantic import ValidationError
+from typer.testing import CliRunner
 
 from agentkit.errors import SettingsError
 from agentkit.settings import Settings
@@ -33,5 +33,22 @@ def test_settings_file_toml_and_json(tmp_path):
     bad.write_text("this is = = not toml")
     with pytest.raises(SettingsError, match="not valid"):
         Settings.load(bad)
-    with pytest.raises(ValidationError, match="no_such_field"):
+    with pytest.raises(SettingsError, match="'no_such_field': Extra inputs are not permitted"):
         Settings.load(js, no_such_field=1)
+
+
+def test_a_bad_value_is_a_settings_error_that_names_its_environment_variable(monkeypatch):
+    monkeypatch.setenv("AGENTKIT_MAX_QUESTION_CHARS", "lots")
+    with pytest.raises(SettingsError, match="'max_question_chars' .from the environment variable "
+                                            "AGENTKIT_MAX_QUESTION_CHARS.*got 'lots'"):
+        Settings.from_preset("default")
+    with pytest.raises(ValueError):  # code that caught pydantic's ValueError still catches it
+        Settings.from_preset("default")
+
+
+def test_the_command_line_reports_a_bad_setting_in_one_line_not_a_traceback(tmp_path):
+    from agentkit.cli import app
+
+    result = CliRunner().invoke(app, ["ask", "What is the dose?", "--index", str(tmp_path), "--strategy", "reactive"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "invalid settings: setting 'strategy'" in " ".join(result.output.split())

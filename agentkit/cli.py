@@ -123,7 +123,7 @@ def ingest(
         table.add_row(escape(f.path), f"[{color}]{f.status}[/]", str(f.n_documents), escape(f.reason))
     console.print(table)
     console.print(f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
-                  f"{report.n_chunks} chunks in the index; {report.seconds:.1f} s")
+                  f"deleted {len(report.deleted)}, {report.n_chunks} chunks in the index; {report.seconds:.1f} s")
     if failed:
         raise typer.Exit(1)  # scripts must notice a file that was not indexed
 

@@ -76,6 +76,18 @@ def test_ingest_of_a_mistyped_path_is_an_error_not_a_skipped_file(tmp_path):
     assert result.exit_code == 0 and "No passages found" in printed and "holds 0 chunks" in printed
 
 
+def test_ingest_summary_counts_the_documents_a_sync_deleted(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bridge.md").write_text(BRIDGE, encoding="utf-8")
+    (docs / "harbour.md").write_text(HARBOUR, encoding="utf-8")
+    assert _run("ingest", docs, "--index", tmp_path / "index").exit_code == 0
+    (docs / "harbour.md").unlink()
+    result = _run("ingest", docs, "--index", tmp_path / "index")
+    assert result.exit_code == 0, result.output
+    assert "added 0, updated 0, unchanged 1, deleted 1, 1 chunks" in " ".join(result.output.split())
+
+
 def test_search_batch_prints_one_line_per_query_in_order_with_exact_spans(built, tmp_path):
     index, _ = built
     queries = tmp_path / "q.jsonl"

@@ -194,3 +194,12 @@ def test_sync_from_a_missing_or_unreadable_folder_deletes_nothing(tmp_path, emb)
     (docs / "b/beta.md").unlink()
     c = Corpus.build([docs], tmp_path / "idx", embedder=emb)
     assert c.last_report.deleted == ["b/beta"] and len(c) == 1
+
+
+def test_an_index_inside_its_own_documents_folder_is_not_read_back_as_documents(tmp_path, emb):
+    docs = tmp_path / "docs"
+    _write(docs, "alpha.md", "# Alpha\n\nAlpha is a fishing town in northern Norway.\n")
+    Corpus.build([docs], docs / "index", embedder=emb)
+    c = Corpus.build([docs], docs / "index", embedder=emb)  # e.g. `agentkit ingest . --index index`
+    assert [Path(f.path).name for f in c.last_report.files] == ["alpha.md"]
+    assert c.last_report.unchanged == ["alpha"] and [d.id for d in c.documents()] == ["alpha"]

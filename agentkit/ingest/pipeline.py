@@ -45,21 +45,32 @@ class IngestResult(BaseModel):
         return [r for r in self.report if r.status == "skipped"]
 
 
-def _is_hidden(rel: Path) -> bool:
-    return any(part.startswith(".") for part in rel.parts)
+def is_index_dir(path: Path) -> bool:
+    """An agentkit index (its CURRENT pointer and LOCK file): never read back as documents."""
+    return (path / "CURRENT").is_file() and (path / "LOCK").is_file()
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not is_index_dir(here / d)]
+        for name in files:
+            if not name.startswith(".") and (here / name).is_file():
+                yield here / name
 
 
 def iter_files(paths: PathLike | Iterable[PathLike]) -> Iterator[tuple[Path, Path]]:
     """Yield (file, root it was found under). Directories are walked recursively in sorted order,
-    skipping hidden files and folders; a file given directly has its parent as root. Paths that do not
-    exist are yielded too so the loader can report them. Each file is yielded once."""
+    skipping hidden files and folders and agentkit indexes (an index built inside its own documents
+    folder would otherwise come back as documents); a file given directly has its parent as root. Paths
+    that do not exist are yielded too so the loader can report them. Each file is yielded once."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     seen: set[Path] = set()
     for given in paths:
         p = Path(given)
         if p.is_dir():
-            found = (f for f in p.rglob("*") if not _is_hidden(f.relative_to(p)) and f.is_file())
+            found = () if is_index_dir(p) else _walk(p)
             candidates = [(f, p) for f in sorted(found, key=lambda f: f.relative_to(p).as_posix())]
         else:
             candidates = [(p, p.parent)]

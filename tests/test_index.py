@@ -308,3 +308,17 @@ def test_killed_ingest_leaves_previous_index_intact(built, embedder, tmp_path, s
     names = sorted(p.name for p in built.iterdir() if p.name not in ("CURRENT", "LOCK"))
     assert names == [(built / "CURRENT").read_text().strip()]
     assert Corpus.open(built, embedder=embedder).search("lighthouses", k=1)[0].doc_id == "late"
+
+
+def test_a_new_index_is_not_mixed_into_a_folder_of_other_files(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.md").write_text("# Notes\n\nThe user's own file.\n")
+    with pytest.raises(IndexNotFoundError, match="not an index and already holds 1 other entries .notes.md"):
+        Corpus(docs, Settings(), embedder=embedder).add_documents(DOCS)  # e.g. `--index docs` by mistake
+    assert sorted(p.name for p in docs.iterdir()) == ["notes.md"]  # nothing written beside it
+    with pytest.raises(IndexNotFoundError, match="is a file"):
+        Corpus(docs / "notes.md", Settings(), embedder=embedder).add_documents(DOCS)
+    # an empty directory is fine
+    (tmp_path / "empty").mkdir()
+    assert len(Corpus(tmp_path / "empty", Settings(), embedder=embedder).add_documents(DOCS).added) == 4

@@ -339,6 +339,7 @@ class IndexStore:
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
+        self._check_location()
         self.index_dir.mkdir(parents=True, exist_ok=True)
         with open(self.index_dir / LOCK, "a+b") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
@@ -346,6 +347,21 @@ class IndexStore:
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _check_location(self) -> None:
+        """A new index goes into a new or empty directory: never mixed into a folder of other files
+        (`--index docs` by mistake), where it would sit among the user's documents."""
+        if self.index_dir.exists() and not self.index_dir.is_dir():
+            raise IndexNotFoundError(f"cannot create an index at {self.index_dir}: it is a file; "
+                                     "give a new or empty directory")
+        if self.index_dir.is_dir() and not self.exists():
+            other = sorted(p.name for p in self.index_dir.iterdir()
+                           if p.name != LOCK and not _VERSION_RE.match(p.name) and not p.name.startswith(_TMP_PREFIX))
+            if other:
+                raise IndexNotFoundError(
+                    f"cannot create an index in {self.index_dir}: it is not an index and already holds "
+                    f"{len(other)} other entries ({', '.join(other[:3])}{', ...' if len(other) > 3 else ''}); "
+                    "give a new or empty directory")
 
     def _next_version(self, base: Snapshot | None) -> int:
         numbers = [int(m.group(1)) for p in self.index_dir.iterdir() if (m := _VERSION_RE.match(p.name))]

@@ -176,6 +176,15 @@ def search(
         raise typer.Exit(1)
 
 
+_ABSTAIN_WORDS = {
+    "out_of_scope": "the documents are not about this question.",
+    "no_relevant_evidence": "no passage in the documents is relevant enough to answer it.",
+    "unsupported_after_verification": "the cited passages did not support the answer the model drafted.",
+    "conflicting_evidence_unresolved": "the sources disagree and none could be preferred.",
+    "step_limit_reached": "the agent reached its step limit before finding an answer.",
+}
+
+
 def _print_answer(ans, explain: bool) -> None:
     from agentkit.types import AnswerStatus
 
@@ -183,7 +192,8 @@ def _print_answer(ans, explain: bool) -> None:
     for cite in ans.citations:
         numbers.setdefault((cite.doc_id, cite.start, cite.end), len(numbers) + 1)
     if ans.status == AnswerStatus.abstained:
-        out.print(f"[bold yellow]Cannot answer[/] ({ans.abstain_reason}): the documents do not support an answer.")
+        why = _ABSTAIN_WORDS.get(ans.abstain_reason or "", "the documents do not support an answer.")
+        out.print(f"[bold yellow]Cannot answer[/] ({ans.abstain_reason}): {why}")
     else:
         head = "[bold magenta]Sources disagree[/]" if ans.status == AnswerStatus.conflict else "[bold green]Answer[/]"
         out.print(f"{head}: {escape(ans.answer)}")

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     max_sentence_chars: int = 240
     max_answer_tokens: int = 320
     abstain_threshold: float = Field(0.2, description="abstain before generation when best rerank score is below")
+    out_of_scope_threshold: float = Field(
+        0.25, ge=0.0, le=1.0, description="abstain before generation as out_of_scope when the question's own "
+        "embedding similarity to every passage found is below this and no passage carries any of its names or "
+        "numbers (see answer.grounded.out_of_scope); 0 turns the similarity test off (a search that finds no "
+        "passage at all is still out_of_scope)")
     entailment_threshold: float = Field(0.5, description="min P(entailed) for a sentence to be emitted")
     verify: bool = True
     answer_check_threshold: float = Field(

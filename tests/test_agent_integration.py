@@ -50,7 +50,8 @@ def test_demo_question_is_answered_with_verbatim_citations(agent, corpus):
 def test_out_of_scope_question_abstains(agent):
     ans = agent.ask("Which team won the 1998 FIFA World Cup final?")
     assert ans.status == AnswerStatus.abstained
-    assert ans.sentences == [] and ans.abstain_reason is not None
+    assert ans.sentences == [] and ans.abstain_reason == "out_of_scope"
+    assert "generate" not in {t.stage for t in ans.trace}  # settled before any model call
 
 
 def test_injected_document_does_not_change_the_answer(agent, corpus):

@@ -6,6 +6,7 @@ models in test_agent_integration.py.
 """
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -114,7 +115,8 @@ def test_unknown_tool_comes_back_as_an_error_observation_not_a_crash():
 def test_no_evidence_abstains_without_calling_the_generator():
     agent = Agent([], Settings(), generator=MustNotBeCalled())
     answer = agent.ask("What is the maximum daily dose of Veltrazine?")
-    assert answer.status == AnswerStatus.abstained and answer.abstain_reason == "no_relevant_evidence"
+    # no corpus at all: nothing in the allowed corpora is about anything
+    assert answer.status == AnswerStatus.abstained and answer.abstain_reason == "out_of_scope"
     assert [t.stage for t in answer.trace][:2] == ["retrieve", "rerank"]
 
 
@@ -189,3 +191,33 @@ def test_a_thread_without_a_checkpoint_file_is_refused_not_silently_forgotten():
     agent = Agent([], Settings(), generator=MustNotBeCalled())
     with pytest.raises(CheckpointError, match="checkpoint=PATH"):
         agent.ask("What did the first answer cite?", thread_id="t1")
+
+
+@pytest.fixture(scope="module")
+def medicine(tmp_path_factory):
+    from agentkit.corpus import Corpus
+
+    root = Path(__file__).resolve().parents[1]
+    return Corpus.build(root / "corpora" / "medicine" / "docs", tmp_path_factory.mktemp("med") / "index",
+                        corpus="medicine")
+
+
+@pytest.mark.parametrize("question", ["Which team won the 1998 FIFA World Cup final?",
+                                      "Who directed the film Jaws?"])
+def test_a_question_the_corpus_is_not_about_abstains_as_out_of_scope_before_any_model_call(medicine, question):
+    answer = Agent([medicine], Settings(), generator=MustNotBeCalled()).ask(question)
+    assert answer.status == AnswerStatus.abstained and answer.abstain_reason == "out_of_scope"
+    assert "generate" not in [t.stage for t in answer.trace]
+
+
+@pytest.mark.parametrize("question", ["How many sites took part in the OCEAN-AF trial?",  # an unknown name: low similarity
+                                      "What is the maximum daily dose of Veltrazine?"])
+def test_a_question_about_the_corpus_goes_on_to_the_model(medicine, question):
+    with pytest.raises(AssertionError, match="must not be called"):
+        Agent([medicine], Settings(), generator=MustNotBeCalled()).ask(question)
+
+
+def test_out_of_scope_can_be_turned_off(medicine):
+    answer = Agent([medicine], Settings(out_of_scope_threshold=0.0, abstain_threshold=0.99),
+                   generator=MustNotBeCalled()).ask("Who directed the film Jaws?")
+    assert answer.abstain_reason == "no_relevant_evidence"

@@ -191,7 +191,8 @@ def test_an_abstention_is_printed_with_its_reason_and_no_sources():
     with cli.out.capture() as captured:
         cli._print_answer(ans, explain=False)
     text = captured.get()
-    assert text.startswith("Cannot answer (no_relevant_evidence)") and "Sources" not in text
+    assert text.startswith("Cannot answer (no_relevant_evidence): no passage in the documents is relevant")
+    assert "Sources" not in text
 
 
 # -- answering: the real default generator -------------------------------------------------------------------------
@@ -221,7 +222,8 @@ def test_ask_batch_json_answers_in_order_with_sources_and_verbatim_quotes(medici
         assert Path(c["source"]).is_file()
         assert corpus.document(c["doc_id"]).text[c["start"]:c["end"]] == c["quote"]
     assert rejected["error_type"] == "InvalidQuestionError"
-    assert out_of_scope["status"] == "abstained" and out_of_scope["sentences"] == []
+    assert out_of_scope["status"] == "abstained" and out_of_scope["abstain_reason"] == "out_of_scope"
+    assert out_of_scope["sentences"] == []
 
 
 @pytest.mark.integration

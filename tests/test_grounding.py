@@ -20,6 +20,7 @@ from agentkit.answer.grounded import (
     Draft,
     answer_is_grounded,
     answer_token_probs,
+    out_of_scope,
     parse_draft,
     validate_question,
     verify_draft,
@@ -711,3 +712,15 @@ def test_a_document_that_only_mentions_the_subject_takes_no_side_on_a_yes_no_que
     assert len(gen.prompts) == 1
     # by default one document left takes no side: its stance cannot disagree with anything
     assert polar_stances(gen, q, ev, ["open", "history", "paint"], center=0.75, margin=0.05, at_least=2) == ([], 0)
+
+
+def test_out_of_scope_needs_a_weak_similarity_and_none_of_the_questions_names():
+    trial = _passage(text="The OCEAN-AF trial enrolled 1,204 patients at 31 sites.", start=0, title="OCEAN-AF")
+    trial.scores["dense"] = 0.12  # an invented name the embedding model cannot place
+    q = "How many sites took part in the OCEAN-AF trial?"
+    assert not out_of_scope(q, [trial], 0.25)  # its name is in a passage
+    assert out_of_scope("Who directed the film Jaws?", [trial], 0.25)
+    assert not out_of_scope("Who directed the film Jaws?", [trial], 0.0)  # 0 turns it off
+    trial.scores["dense"] = 0.4
+    assert not out_of_scope("Who directed the film Jaws?", [trial], 0.25)
+    assert out_of_scope(q, [], 0.25)  # nothing in the allowed corpora at all

@@ -49,6 +49,21 @@ def validate_question(question: str, settings: Settings) -> str:
     return q
 
 
+def out_of_scope(question: str, ranked: list[ScoredPassage], threshold: float) -> bool:
+    """Nothing in the allowed corpora is about the question: no passage at all, or the question's own
+    embedding similarity to every passage found is below ``threshold`` and none carries any of its names
+    (``key_names``: whole runs of capitalised words and numbers). The question's own similarity, not the
+    reranker's: that one compares the best passage with a query that holds its own text. A name found in
+    a passage keeps the question in scope, since the embedding model does not know invented names ("How
+    many sites took part in the OCEAN-AF trial?": similarity 0.32, and its trial is in the corpus)."""
+    if not ranked:
+        return True
+    if max(p.scores.get("dense", 0.0) for p in ranked) >= threshold:
+        return False
+    names = [n for n in key_names(question) if n.strip()]
+    return not any(n in name_text(f"{p.title or ''} {p.text}") for p in ranked for n in names)
+
+
 def merge_results(results: list[list[ScoredPassage]], k: int) -> list[ScoredPassage]:
     """Results from several corpora: their fused RRF scores share one scale, so sort and cut."""
     merged = [p for r in results for p in r]

@@ -552,7 +552,8 @@ class GraphBuilder:
 
     def after_gate(self, state: AgentState) -> str:
         ranked = state.get("ranked") or []
-        if not ranked or not state["evidence"].sentences or G.relevance(ranked[0]) < self.s.abstain_threshold:
+        if (not ranked or not state["evidence"].sentences or G.relevance(ranked[0]) < self.s.abstain_threshold
+                or G.out_of_scope(_asked(state), ranked, self.s.out_of_scope_threshold)):
             return self._reflect_or_escalate(state)
         if self.s.detect_conflicts and G.needs_conflict_check(_asked(state), state["evidence"], self.s):
             return "conflicts"
@@ -685,7 +686,9 @@ def _abstain_reason(state: AgentState, settings) -> str:
     if state["strategy"] in ("react", "reflexion") and len(state.get("steps") or []) >= _step_bound(state, settings) \
             and not ranked:
         return "step_limit_reached"
-    if not ranked or G.relevance(ranked[0]) < settings.abstain_threshold:
+    if G.out_of_scope(_asked(state), ranked, settings.out_of_scope_threshold):
+        return "out_of_scope"
+    if G.relevance(ranked[0]) < settings.abstain_threshold:
         return "no_relevant_evidence"
     evidence = state.get("evidence")
     if evidence is not None and not evidence.sentences:

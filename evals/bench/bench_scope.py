@@ -12,6 +12,7 @@ TAT-QA, read by path from ``../shared/data``), and reports per group:
   the question's names), i.e. abstains as ``out_of_scope`` without calling the generator.
 
     python -m evals.bench.bench_scope --json /tmp/scope.json [--limit 100] [--thresholds 0.2,0.25,0.3]
+        [--ask 12]   # also answer the first 12 gated HotpotQA questions with Agent.ask (the 1.5B model)
 
 A gate firing on an in-scope question is a false abstention; the threshold must sit below all of them.
 """
@@ -21,9 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
+from collections import Counter
 from pathlib import Path
 
-from agentkit import Corpus
+from agentkit import Agent, Corpus
 from agentkit.answer.grounded import out_of_scope, relevance
 from agentkit.graph.builder import GraphBuilder
 from agentkit.graph.components import Components
@@ -51,6 +54,7 @@ def main() -> None:
     ap.add_argument("--index", type=Path, default=ROOT / ".agentkit" / "bench-answer-index")
     ap.add_argument("--limit", type=int, default=100, help="questions per other benchmark")
     ap.add_argument("--thresholds", default="0.15,0.2,0.25,0.3,0.35")
+    ap.add_argument("--ask", type=int, default=0, help="answer this many gated HotpotQA questions with Agent.ask")
     ap.add_argument("--json", type=Path, help="write the summary and every question's scores here")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -94,8 +98,22 @@ def main() -> None:
         print(f"{group:32s} n={s['n']:3d}  similarity min {s['similarity']['min']:.3f} "
               f"p50 {s['similarity']['p50']:.3f}  rerank min {s['rerank']['min']:.3f}  out_of_scope at "
               + " ".join(f"{t}: {v:.2f}" for t, v in s["out_of_scope_at"].items()), flush=True)
+    asked = []
+    if args.ask:
+        # what a user sees for them: the reason, and no model call (the time)
+        agent = Agent([corpus], settings)
+        gated = [r["question"] for r in rows if r["group"] == "out of scope: hotpotqa"
+                 and out_of_scope(r["question"], ranked_for(r["question"]), settings.out_of_scope_threshold)]
+        for q in gated[: args.ask]:
+            t0 = time.perf_counter()
+            ans = agent.ask(q)
+            asked.append({"question": q, "status": ans.status.value, "reason": ans.abstain_reason,
+                          "seconds": round(time.perf_counter() - t0, 2)})
+        reasons = Counter(a["reason"] or a["status"] for a in asked)
+        print(f"Agent.ask on {len(asked)} gated HotpotQA questions: {dict(reasons)}, "
+              f"p50 {percentile([a['seconds'] for a in asked], 50):.1f} s")
     if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+        args.json.write_text(json.dumps({"summary": summary, "asked": asked, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

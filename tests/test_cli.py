@@ -116,7 +116,7 @@ def test_search_batch_keeps_a_rejected_query_in_its_place_and_exits_1(built, tmp
     assert answered["results"][0]["doc_id"] == "harbour"
 
 
-def test_search_for_no_results_is_a_usage_error(built):
+def test_search_with_k_below_1_is_a_usage_error(built):
     index, _ = built
     result = _run("search", "bridge", "--index", index, "-k", "0")
     assert result.exit_code == 2 and "-k" in result.output

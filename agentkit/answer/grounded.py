@@ -49,6 +49,11 @@ def validate_question(question: str, settings: Settings) -> str:
     return q
 
 
+def question_similarity(ranked: list[ScoredPassage]) -> float:
+    """The question's own embedding similarity to the closest passage found (retrieval's ``dense`` score)."""
+    return max((p.scores.get("dense", 0.0) for p in ranked), default=0.0)
+
+
 def out_of_scope(question: str, ranked: list[ScoredPassage], threshold: float) -> bool:
     """Nothing in the allowed corpora is about the question: no passage at all, or the question's own
     embedding similarity to every passage found is below ``threshold`` and none carries any of its names
@@ -58,7 +63,7 @@ def out_of_scope(question: str, ranked: list[ScoredPassage], threshold: float) -
     many sites took part in the OCEAN-AF trial?": similarity 0.32, and its trial is in the corpus)."""
     if not ranked:
         return True
-    if max(p.scores.get("dense", 0.0) for p in ranked) >= threshold:
+    if question_similarity(ranked) >= threshold:
         return False
     names = [n for n in key_names(question) if n.strip()]
     return not any(n in name_text(f"{p.title or ''} {p.text}") for p in ranked for n in names)

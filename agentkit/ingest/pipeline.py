@@ -46,7 +46,8 @@ class IngestResult(BaseModel):
 
 
 def is_index_dir(path: Path) -> bool:
-    """An agentkit index (its CURRENT pointer and LOCK file): never read back as documents."""
+    """An agentkit index (the CURRENT and LOCK files ``agentkit.index.store`` writes; named here, not imported,
+    because ingest comes before the index): never read back as documents."""
     return (path / "CURRENT").is_file() and (path / "LOCK").is_file()
 
 

@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from agentkit import Agent, Corpus
-from agentkit.answer.grounded import out_of_scope, relevance
+from agentkit.answer.grounded import out_of_scope, question_similarity, relevance
 from agentkit.graph.builder import GraphBuilder
 from agentkit.graph.components import Components
 from agentkit.settings import Settings
@@ -80,13 +80,14 @@ def main() -> None:
         sims, reranked, fired = [], [], {t: 0 for t in thresholds}
         for q in questions:
             ranked = ranked_for(q)
-            sim = max((p.scores.get("dense", 0.0) for p in ranked), default=0.0)
+            sim = question_similarity(ranked)
             sims.append(sim)
             reranked.append(relevance(ranked[0]) if ranked else 0.0)
             for t in thresholds:
                 fired[t] += out_of_scope(q, ranked, t)
             rows.append({"group": group, "question": q, "similarity": round(sim, 4),
-                         "rerank": round(reranked[-1], 4)})
+                         "rerank": round(reranked[-1], 4),
+                         "gated": out_of_scope(q, ranked, settings.out_of_scope_threshold)})
         summary[group] = {
             "n": len(questions),
             "similarity": {"min": round(min(sims), 3), "p5": round(percentile(sims, 5), 3),
@@ -102,8 +103,7 @@ def main() -> None:
     if args.ask:
         # what a user sees for them: the reason, and no model call (the time)
         agent = Agent([corpus], settings)
-        gated = [r["question"] for r in rows if r["group"] == "out of scope: hotpotqa"
-                 and out_of_scope(r["question"], ranked_for(r["question"]), settings.out_of_scope_threshold)]
+        gated = [r["question"] for r in rows if r["group"] == "out of scope: hotpotqa" and r["gated"]]
         for q in gated[: args.ask]:
             t0 = time.perf_counter()
             ans = agent.ask(q)
